@@ -1,0 +1,346 @@
+//! The check catalogue: named functions with one signature, registered in one list.
+//!
+//! A check looks at one exchange (with what the case expected of it, and what the run has seen so
+//! far) and returns every way it breaks the check's rule. It never invents a rule the contract
+//! does not state. Adding a check is one file here and one line in [`CHECKS`].
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::contract::Contract;
+use crate::exchange::{Exchange, Response};
+
+mod accepts_valid_request;
+mod batch_ids_answered;
+mod batch_no_extra_ids;
+mod connection;
+mod content_type_json;
+mod failed_group_has_error_info;
+mod lifecycle;
+mod no_server_error;
+mod rejects_bad_credentials;
+mod rejects_invalid_request;
+mod request_id_unique;
+mod request_path;
+mod request_schema;
+mod required_headers;
+mod response_schema;
+mod response_time;
+mod status_documented;
+
+/// Every check, in the order reports list them.
+pub static CHECKS: &[Check] = &[
+    status_documented::CHECK,
+    no_server_error::CHECK,
+    connection::CHECK,
+    response_time::CHECK,
+    content_type_json::CHECK,
+    required_headers::CHECK,
+    response_schema::CHECK,
+    batch_ids_answered::CHECK,
+    batch_no_extra_ids::CHECK,
+    failed_group_has_error_info::CHECK,
+    request_id_unique::CHECK,
+    request_schema::CHECK,
+    request_path::CHECK,
+    accepts_valid_request::CHECK,
+    rejects_invalid_request::CHECK,
+    rejects_bad_credentials::CHECK,
+    lifecycle::CHECK,
+];
+
+/// A named rule of the contract.
+pub struct Check {
+    /// The id used in reports, case files, `batchconf list` and filters.
+    pub name: &'static str,
+    /// One line, shown by `batchconf list`.
+    pub description: &'static str,
+    pub run: fn(&Context) -> Vec<Violation>,
+}
+
+pub fn find(name: &str) -> Option<&'static Check> {
+    CHECKS.iter().find(|c| c.name == name)
+}
+
+/// One way an exchange breaks a check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Violation {
+    pub check: String,
+    /// Where: `request.body/action`, `request.path`, `response.status`,
+    /// `response.headers.X-Request-Id`, `response.body/results/0/ret_status`, …
+    pub location: String,
+    pub expected: String,
+    pub seen: String,
+}
+
+impl Violation {
+    pub fn new(
+        check: &str,
+        location: impl Into<String>,
+        expected: impl Into<String>,
+        seen: impl Into<String>,
+    ) -> Violation {
+        Violation { check: check.to_string(), location: location.into(), expected: expected.into(), seen: seen.into() }
+    }
+
+    /// What makes two failures "the same bug" while shrinking: the check and the place, with
+    /// array indices blurred (a smaller batch moves the same fault to another index).
+    pub fn key(&self) -> (String, String) {
+        let place = self
+            .location
+            .split('/')
+            .map(|seg| if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) { "*" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/");
+        (self.check.clone(), place)
+    }
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at `{}`: expected {}; saw {}", self.check, self.location, self.expected, self.seen)
+    }
+}
+
+/// What a case expected of an exchange, beyond the contract's rules that hold for every exchange.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "expect")]
+pub enum Expect {
+    /// Only the contract's own rules.
+    #[default]
+    Nothing,
+    /// A valid, authenticated, ordinary request: answered 200.
+    Accepted,
+    /// A request breaking one rule: rejected with the contract's invalid-request status.
+    Rejected { rule: String },
+    /// Missing or failed credentials: rejected as the contract says.
+    Unauthenticated { how: String },
+    /// In a sequence: these ids are reported in a group with this `ret_status`.
+    Outcome { ids: Vec<String>, status: String, why: String },
+    /// In a sequence, on an asset lookup: the asset is in one of these states
+    /// (`$absent`: the lookup may answer "not found").
+    State { id: String, allowed: Vec<String>, why: String },
+}
+
+/// Which operation an exchange is a call of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    /// The batch operation under test (or something that tried to be, e.g. a wrong path).
+    Batch,
+    /// The single-asset lookup used to observe effects.
+    Lookup,
+}
+
+/// What a run remembers across exchanges.
+#[derive(Debug, Default)]
+pub struct RunState {
+    /// `X-Request-Id` to the label of the first exchange that carried it.
+    request_ids: Mutex<HashMap<String, String>>,
+    pub max_response_ms: Option<u64>,
+}
+
+impl RunState {
+    pub fn new(max_response_ms: Option<u64>) -> RunState {
+        RunState { request_ids: Mutex::default(), max_response_ms }
+    }
+
+    /// Records a request id; returns the label of an earlier exchange that had it.
+    pub fn note_request_id(&self, id: &str, label: &str) -> Option<String> {
+        let mut seen = self.request_ids.lock().unwrap_or_else(|e| e.into_inner());
+        match seen.get(id) {
+            Some(first) if first != label => Some(first.clone()),
+            Some(_) => None,
+            None => {
+                seen.insert(id.to_string(), label.to_string());
+                None
+            }
+        }
+    }
+}
+
+/// Everything a check may look at.
+pub struct Context<'a> {
+    pub contract: &'a Contract,
+    pub exchange: &'a Exchange,
+    pub subject: Subject,
+    pub expect: &'a Expect,
+    pub run: &'a RunState,
+    /// A name for this exchange that is unique in the run (for cross-exchange messages).
+    pub label: &'a str,
+    pub request_json: Option<Value>,
+    pub response_json: Option<Value>,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(
+        contract: &'a Contract,
+        exchange: &'a Exchange,
+        expect: &'a Expect,
+        run: &'a RunState,
+        label: &'a str,
+    ) -> Context<'a> {
+        let subject = match &contract.lookup {
+            Some(l)
+                if exchange.request.method.eq_ignore_ascii_case(&l.method)
+                    && crate::contract::path_params(&l.path, exchange.request.path()).is_some() =>
+            {
+                Subject::Lookup
+            }
+            _ => Subject::Batch,
+        };
+        Context {
+            contract,
+            exchange,
+            subject,
+            expect,
+            run,
+            label,
+            request_json: exchange.request.json(),
+            response_json: exchange.response().and_then(Response::json),
+        }
+    }
+
+    pub fn response(&self) -> Option<&'a Response> {
+        self.exchange.response()
+    }
+
+    /// The response of a batch call (the operation's own rules apply only to it).
+    pub fn batch_response(&self) -> Option<&'a Response> {
+        match self.subject {
+            Subject::Batch => self.response(),
+            Subject::Lookup => None,
+        }
+    }
+
+    /// The requested ids, when the request carries a well-formed id list.
+    pub fn requested_ids(&self) -> Option<Vec<String>> {
+        let ids = self.request_json.as_ref()?.pointer(&self.contract.batch().request_ids)?;
+        ids.as_array()?.iter().map(|v| v.as_str().map(str::to_string)).collect()
+    }
+
+    /// The result groups of a 200 batch answer: (index, group).
+    pub fn groups(&self) -> Vec<(usize, &Value)> {
+        let Some(resp) = self.batch_response() else { return vec![] };
+        if resp.status != 200 {
+            return vec![];
+        }
+        let Some(body) = self.response_json.as_ref() else { return vec![] };
+        match body.pointer(&self.contract.batch().groups).and_then(Value::as_array) {
+            Some(groups) => groups.iter().enumerate().collect(),
+            None => vec![],
+        }
+    }
+
+    /// The ids a group names (strings only; the schema check reports the rest).
+    pub fn group_ids(&self, group: &Value) -> Vec<String> {
+        group
+            .pointer(&self.contract.batch().group_ids)
+            .and_then(Value::as_array)
+            .map(|ids| ids.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    }
+
+    /// `response.body` + a JSON pointer, the way violations name places in a body.
+    pub fn body_at(&self, pointer: &str) -> String {
+        format!("response.body{pointer}")
+    }
+}
+
+/// Runs every check (or the named ones) on one exchange.
+pub fn run_all(ctx: &Context, only: Option<&[String]>) -> Vec<Violation> {
+    CHECKS
+        .iter()
+        .filter(|c| only.is_none_or(|names| names.iter().any(|n| n == c.name)))
+        .flat_map(|c| (c.run)(ctx))
+        .collect()
+}
+
+/// Shortens a value for a message: long lists and strings are cut with a count of the rest.
+pub fn brief(value: &Value) -> String {
+    let text = value.to_string();
+    cut(&text, 120)
+}
+
+pub fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(max).collect();
+    format!("{head}… ({} more characters)", text.chars().count() - max)
+}
+
+/// Lists ids for a message, at most a dozen of them.
+pub fn id_list(ids: &[String]) -> String {
+    let shown: Vec<String> = ids.iter().take(12).map(|id| format!("{id:?}")).collect();
+    if ids.len() > 12 {
+        format!("[{}, … {} more]", shown.join(", "), ids.len() - 12)
+    } else {
+        format!("[{}]", shown.join(", "))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Builds exchanges for the checks' unit tests.
+    use super::*;
+    use crate::exchange::{Headers, Request};
+    use std::sync::OnceLock;
+
+    pub fn contract() -> &'static Contract {
+        static C: OnceLock<Contract> = OnceLock::new();
+        C.get_or_init(|| Contract::bundled().expect("bundled contract"))
+    }
+
+    pub fn request(body: Value) -> Request {
+        Request {
+            method: "POST".into(),
+            url: "http://127.0.0.1/v1/p/digital-assets/batch-action".into(),
+            headers: Headers::from([("Content-Type", "application/json")]),
+            body: body.to_string().into_bytes(),
+        }
+    }
+
+    pub fn response(status: u16, body: Value) -> Response {
+        Response {
+            status,
+            headers: Some(Headers::from([("Content-Type", "application/json"), ("X-Request-Id", "r-1")])),
+            body: body.to_string().into_bytes(),
+        }
+    }
+
+    /// Runs one check on an exchange with an expectation.
+    pub fn judge_with(name: &str, exchange: &Exchange, expect: &Expect) -> Vec<Violation> {
+        let run = RunState::new(Some(1000));
+        let ctx = Context::new(contract(), exchange, expect, &run, "t");
+        (find(name).expect("check exists").run)(&ctx)
+    }
+
+    pub fn judge(name: &str, exchange: &Exchange) -> Vec<Violation> {
+        judge_with(name, exchange, &Expect::Nothing)
+    }
+
+    /// Runs every check; returns the names of those that failed.
+    pub fn failing(exchange: &Exchange, expect: &Expect) -> Vec<String> {
+        let run = RunState::new(Some(1000));
+        let ctx = Context::new(contract(), exchange, expect, &run, "t");
+        let mut names: Vec<String> = run_all(&ctx, None).into_iter().map(|v| v.check).collect();
+        names.dedup();
+        names
+    }
+
+    pub fn good() -> Exchange {
+        Exchange::new(
+            request(serde_json::json!({"action": "DELETE", "asset_ids": ["a", "b"]})),
+            response(
+                200,
+                serde_json::json!({"results": [
+                    {"ret_status": "SUCCESS", "asset_ids": ["a"]},
+                    {"ret_status": "FAILED", "asset_ids": ["b"], "error_info": {"error_code": "MSS.00000003", "error_msg": "not found"}}
+                ]}),
+            ),
+        )
+    }
+}

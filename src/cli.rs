@@ -1,0 +1,181 @@
+//! The command line: flags parsed into arguments, dispatched to the module that does the work.
+//! Every command returns its exit code (see [`crate::error::exit`]); nothing here panics on
+//! bad input.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "batchconf",
+    version,
+    about = "Contract-conformance harness for the Batch Asset Operations API",
+    long_about = "batchconf tells you every way a Batch Asset Operations endpoint diverges from its \
+published contract, each with a minimal reproduction.\n\n\
+Start with `batchconf run` (tests the bundled reference server, no set-up), then point it at your \
+endpoint with `--target`. `batchconf list` shows the checks, faults and cases.",
+    after_help = "Exit codes: 0 no divergence, 1 divergences found, 2 bad arguments, schema, case or input files, 3 target unreachable."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate requests, send them to a target (default: the bundled server) and check every answer.
+    Run(RunArgs),
+    /// Run the bundled reference server standalone, for clients and other tools.
+    Serve(ServeArgs),
+    /// Judge recorded exchanges (HAR 1.2, or batchconf's JSON exchange form) against the contract.
+    Validate(ValidateArgs),
+    /// Re-send the failing requests saved in a JSON report and check them again.
+    Replay(ReplayArgs),
+    /// List the checks, the reference server's faults and the cases.
+    List(ListArgs),
+}
+
+/// Credentials and identity for talking to a target. Secrets come from flags or the environment
+/// the official SDKs use, and are never printed.
+#[derive(Debug, Clone, Args, Default)]
+pub struct AuthArgs {
+    /// IAM token sent as `X-Auth-Token`.
+    #[arg(long, env = "BATCHCONF_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Access key for AK/SK signing (SDK-HMAC-SHA256).
+    #[arg(long, env = "HUAWEICLOUD_SDK_AK", hide_env_values = true, requires = "sk")]
+    pub ak: Option<String>,
+    /// Secret key for AK/SK signing.
+    #[arg(long, env = "HUAWEICLOUD_SDK_SK", hide_env_values = true, requires = "ak")]
+    pub sk: Option<String>,
+    /// Project id put in the request path.
+    #[arg(long, env = "HUAWEICLOUD_SDK_PROJECT_ID")]
+    pub project_id: Option<String>,
+    /// Value of `X-App-UserId` sent with every request.
+    #[arg(long)]
+    pub app_user_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Base URL of the endpoint to test, e.g. `https://metastudio.example.com`. Without it the
+    /// bundled reference server is started in-process.
+    #[arg(long, env = "BATCHCONF_TARGET")]
+    pub target: Option<String>,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    /// Directory of the contract (manifest and JSON Schemas).
+    #[arg(long, value_name = "DIR")]
+    pub schemas: Option<PathBuf>,
+    /// Directory of case files.
+    #[arg(long, value_name = "DIR")]
+    pub cases: Option<PathBuf>,
+    /// Seed of the generators; the same seed sends the same requests. Printed on every run.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Generated requests per property case.
+    #[arg(long, default_value_t = 64)]
+    pub examples: u32,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Give up on one request after this long.
+    #[arg(long, default_value_t = 10_000)]
+    pub timeout_ms: u64,
+    /// Report any response slower than this as a divergence.
+    #[arg(long)]
+    pub max_response_ms: Option<u64>,
+    /// Send at most this many requests per second (for endpoints with quotas).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Existing asset ids the run may act on (comma-separated, or `@FILE` with one id per line).
+    #[arg(long, value_name = "ID,ID,…|@FILE")]
+    pub fixture_assets: Option<String>,
+    /// Allow `DELETE_FORCE` on fixture assets (it cannot be undone).
+    #[arg(long)]
+    pub allow_destructive: bool,
+    /// Print the requests the run would send, as `curl` lines, and send none.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write a JUnit XML report here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write every divergence, with its minimal request and response, as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub report_json: Option<PathBuf>,
+    /// Run only the trials whose name contains this text.
+    pub filter: Option<String>,
+    /// Plant a fault in the bundled server (no `--target` only): see `batchconf list`.
+    #[arg(long, value_name = "NAME")]
+    pub fault: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Port to listen on (127.0.0.1); 0 picks a free one and prints it.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Accept this `X-Auth-Token` (repeatable).
+    #[arg(long = "token", value_name = "T")]
+    pub tokens: Vec<String>,
+    /// Accept AK/SK signatures made with this access key…
+    #[arg(long, requires = "sk")]
+    pub ak: Option<String>,
+    /// …and this secret key.
+    #[arg(long, requires = "ak")]
+    pub sk: Option<String>,
+    /// Existing assets, in state ACTIVED (comma-separated).
+    #[arg(long, value_name = "ID,ID,…", value_delimiter = ',')]
+    pub fixtures: Vec<String>,
+    /// Break exactly one rule of the contract on purpose: see `batchconf list`.
+    #[arg(long, value_name = "NAME")]
+    pub fault: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ValidateArgs {
+    /// Recorded exchanges: `.har` (HAR 1.2) or batchconf's JSON exchange form.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Directory of the contract (manifest and JSON Schemas).
+    #[arg(long, value_name = "DIR")]
+    pub schemas: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    /// A report written by `batchconf run --report-json`.
+    #[arg(value_name = "REPORT.json")]
+    pub report: PathBuf,
+    /// Send to this base URL instead of the one in the report.
+    #[arg(long)]
+    pub target: Option<String>,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    /// Directory of the contract (manifest and JSON Schemas).
+    #[arg(long, value_name = "DIR")]
+    pub schemas: Option<PathBuf>,
+    /// Give up on one request after this long.
+    #[arg(long, default_value_t = 10_000)]
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// Directory of case files.
+    #[arg(long, value_name = "DIR")]
+    pub cases: Option<PathBuf>,
+}
+
+/// Parses the command line and runs the command; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => crate::runner::command(args),
+        Command::Serve(args) => crate::server::command(args),
+        Command::Validate(args) => crate::validate::command(args),
+        Command::Replay(args) => crate::runner::replay_command(args),
+        Command::List(args) => crate::list::command(args),
+    }
+}

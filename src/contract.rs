@@ -1,0 +1,343 @@
+//! The contract as data: the manifest and the JSON Schemas of `schemas/`, loaded and compiled once.
+//!
+//! Everything the checks, the generators and the reference server know about the API comes from
+//! here, so a change to the contract is a change to files, not to code.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::SetupError;
+
+/// The directory of the contract shipped with batchconf (used when `--schemas` is not given).
+pub fn default_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas")
+}
+
+/// The manifest file's name inside a schemas directory.
+pub const MANIFEST: &str = "manifest.json";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    #[serde(rename = "$comment", default)]
+    pub comment: Option<String>,
+    pub operation: Operation,
+    pub lookup: Option<Lookup>,
+    pub lifecycle: Option<Lifecycle>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Operation {
+    pub id: String,
+    pub method: String,
+    /// Path template, e.g. `/v1/{project_id}/digital-assets/batch-action`.
+    pub path: String,
+    pub request: RequestSpec,
+    /// Status code (as a string, the way JSON keys are) to what the answer must carry.
+    pub responses: BTreeMap<String, ResponseSpec>,
+    pub auth: AuthSpec,
+    /// The status every invalid request must be rejected with.
+    pub invalid_request_status: u16,
+    pub batch: BatchSpec,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSpec {
+    pub content_type: String,
+    pub body: String,
+    pub headers: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponseSpec {
+    pub body: String,
+    #[serde(default)]
+    pub required_headers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSpec {
+    pub token: TokenAuth,
+    pub aksk: AkSkAuth,
+    /// The status a request with missing or failed authentication gets.
+    pub rejected_with: u16,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenAuth {
+    pub header: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AkSkAuth {
+    pub scheme: String,
+    pub header: String,
+    pub date_header: String,
+    pub max_skew_seconds: u64,
+}
+
+/// Where the batch lives: JSON pointers into the request body and into each result group.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchSpec {
+    pub request_ids: String,
+    pub action: String,
+    pub groups: String,
+    pub group_ids: String,
+    pub group_status: String,
+    pub failed_status: String,
+    pub group_error: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lookup {
+    pub method: String,
+    pub path: String,
+    pub state: String,
+    pub not_found_status: u16,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lifecycle {
+    pub states: Vec<String>,
+    /// Action to the states an asset may be seen in right after it succeeded;
+    /// `$absent` means the lookup may answer "not found".
+    pub after: BTreeMap<String, Vec<String>>,
+    pub recoverable_by_restore: Vec<String>,
+    #[serde(rename = "final")]
+    pub final_actions: Vec<String>,
+}
+
+/// A compiled schema with the file it came from (for error messages).
+pub struct Schema {
+    pub file: String,
+    pub json: Value,
+    validator: jsonschema::Validator,
+}
+
+impl std::fmt::Debug for Schema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Schema").field("file", &self.file).finish()
+    }
+}
+
+/// One way a JSON value broke a schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaError {
+    /// JSON pointer into the instance, e.g. `/results/0/ret_status` (empty for the root).
+    pub instance_path: String,
+    /// The keyword that failed, e.g. `enum`.
+    pub keyword: String,
+    /// The validator's own sentence.
+    pub message: String,
+}
+
+impl Schema {
+    pub fn errors(&self, instance: &Value) -> Vec<SchemaError> {
+        self.validator
+            .iter_errors(instance)
+            .map(|e| {
+                let schema_path = e.schema_path.to_string();
+                let keyword = schema_path.rsplit('/').next().unwrap_or_default().to_string();
+                SchemaError { instance_path: e.instance_path.to_string(), keyword, message: e.to_string() }
+            })
+            .collect()
+    }
+
+    pub fn is_valid(&self, instance: &Value) -> bool {
+        self.validator.is_valid(instance)
+    }
+}
+
+/// The loaded contract: the manifest and every schema it names, compiled.
+#[derive(Debug)]
+pub struct Contract {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    pub request_body: Schema,
+    pub request_headers: Schema,
+    /// Status code to the compiled body schema and required headers.
+    pub responses: BTreeMap<u16, (Schema, Vec<String>)>,
+    /// Other operations' path templates the reference server also serves.
+    pub lookup: Option<Lookup>,
+}
+
+impl Contract {
+    /// The contract shipped in `schemas/`.
+    pub fn bundled() -> Result<Contract, SetupError> {
+        Contract::load(&default_dir())
+    }
+
+    pub fn load(dir: &Path) -> Result<Contract, SetupError> {
+        let manifest_path = dir.join(MANIFEST);
+        let manifest_json = read_json(&manifest_path)?;
+        let manifest: Manifest = serde_json::from_value(manifest_json)
+            .map_err(|e| SetupError::Contract { file: manifest_path.display().to_string(), reason: e.to_string() })?;
+
+        // Every `*.schema.json` of the directory is a resource, so schemas may `$ref` each other
+        // by file name (relative to their `$id`) without any network or file retrieval.
+        let mut resources = Vec::new();
+        let mut docs = BTreeMap::new();
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| SetupError::Contract { file: dir.display().to_string(), reason: e.to_string() })?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().to_string();
+            if !name.ends_with(".schema.json") {
+                continue;
+            }
+            let json = read_json(&path)?;
+            if let Some(id) = json.get("$id").and_then(Value::as_str) {
+                let resource = jsonschema::Resource::from_contents(json.clone())
+                    .map_err(|e| SetupError::Contract { file: path.display().to_string(), reason: e.to_string() })?;
+                resources.push((id.to_string(), resource));
+            }
+            docs.insert(name, json);
+        }
+
+        let compile = |file: &str| -> Result<Schema, SetupError> {
+            let path = dir.join(file);
+            let json = docs.get(file).cloned().ok_or_else(|| SetupError::Contract {
+                file: manifest_path.display().to_string(),
+                reason: format!("names schema `{file}`, which is not a `*.schema.json` file in `{}`", dir.display()),
+            })?;
+            let validator = jsonschema::options()
+                .with_draft(jsonschema::Draft::Draft202012)
+                .with_resources(resources.iter().cloned())
+                .build(&json)
+                .map_err(|e| SetupError::Contract {
+                    file: path.display().to_string(),
+                    reason: format!("does not compile: {e}"),
+                })?;
+            Ok(Schema { file: file.to_string(), json, validator })
+        };
+
+        let op = &manifest.operation;
+        let request_body = compile(&op.request.body)?;
+        let request_headers = compile(&op.request.headers)?;
+        let mut responses = BTreeMap::new();
+        for (status, spec) in &op.responses {
+            let code: u16 = status.parse().map_err(|_| SetupError::Contract {
+                file: manifest_path.display().to_string(),
+                reason: format!("`operation.responses.{status}` is not a status code"),
+            })?;
+            responses.insert(code, (compile(&spec.body)?, spec.required_headers.clone()));
+        }
+        Ok(Contract {
+            dir: dir.to_path_buf(),
+            lookup: manifest.lookup.clone(),
+            manifest,
+            request_body,
+            request_headers,
+            responses,
+        })
+    }
+
+    pub fn operation(&self) -> &Operation {
+        &self.manifest.operation
+    }
+
+    pub fn batch(&self) -> &BatchSpec {
+        &self.manifest.operation.batch
+    }
+
+    /// The status codes the contract lists, in order.
+    pub fn documented_statuses(&self) -> Vec<u16> {
+        self.responses.keys().copied().collect()
+    }
+
+    /// Does `path` (no query) match the operation's path template? Each `{name}` stands for one
+    /// non-empty segment.
+    pub fn matches_path(&self, path: &str) -> bool {
+        path_params(&self.operation().path, path).is_some()
+    }
+}
+
+/// Matches `path` against a template like `/v1/{project_id}/x`, returning the named segments.
+pub fn path_params(template: &str, path: &str) -> Option<BTreeMap<String, String>> {
+    let t: Vec<&str> = template.trim_end_matches('/').split('/').collect();
+    let p: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    if t.len() != p.len() {
+        return None;
+    }
+    let mut out = BTreeMap::new();
+    for (t, p) in t.iter().zip(&p) {
+        if let Some(name) = t.strip_prefix('{').and_then(|n| n.strip_suffix('}')) {
+            if p.is_empty() {
+                return None;
+            }
+            let value = percent_encoding::percent_decode_str(p).decode_utf8_lossy().to_string();
+            out.insert(name.to_string(), value);
+        } else if t != p {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// Fills a path template, percent-encoding each value as one path segment.
+pub fn fill_path(template: &str, params: &[(&str, &str)]) -> String {
+    let mut out = template.to_string();
+    for (name, value) in params {
+        let encoded = percent_encoding::utf8_percent_encode(value, SEGMENT).to_string();
+        out = out.replace(&format!("{{{name}}}"), &encoded);
+    }
+    out
+}
+
+/// What must be escaped inside one path segment.
+pub const SEGMENT: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+fn read_json(path: &Path) -> Result<Value, SetupError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| SetupError::Contract { file: path.display().to_string(), reason: e.to_string() })?;
+    serde_json::from_str(&text).map_err(|e| SetupError::Contract {
+        file: path.display().to_string(),
+        reason: format!("not JSON: {e} (line {}, column {})", e.line(), e.column()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn bundled_contract_loads_and_judges() {
+        let c = Contract::bundled().unwrap();
+        assert_eq!(c.documented_statuses(), vec![200, 400, 500]);
+        assert!(c.request_body.is_valid(&json!({"action": "DELETE", "asset_ids": []})));
+        let errs = c.request_body.errors(&json!({"action": "DETELTE", "asset_ids": ["a"]}));
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].instance_path, "/action");
+        assert_eq!(errs[0].keyword, "enum");
+        let (ok, _) = &c.responses[&200];
+        let errs = ok
+            .errors(&json!({"results": [{"ret_status": "FAILED", "asset_ids": [], "error_info": {"error_code": 1}}]}));
+        assert!(errs.iter().any(|e| e.instance_path == "/results/0/error_info/error_code" && e.keyword == "type"));
+        assert!(errs.iter().any(|e| e.instance_path == "/results/0/error_info" && e.keyword == "required"));
+        assert!(c.request_headers.is_valid(&json!({"x-app-userid": "user-42"})));
+        assert!(!c.request_headers.is_valid(&json!({"x-app-userid": "用户"})));
+    }
+
+    #[test]
+    fn path_templates() {
+        let t = "/v1/{project_id}/digital-assets/batch-action";
+        assert_eq!(path_params(t, "/v1/p1/digital-assets/batch-action").unwrap()["project_id"], "p1");
+        assert!(path_params(t, "/v1/digital-assets/batch-action").is_none());
+        assert!(path_params(t, "/v1//digital-assets/batch-action").is_none());
+        assert_eq!(fill_path("/a/{x}", &[("x", "a b/c")]), "/a/a%20b%2Fc");
+    }
+}
