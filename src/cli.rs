@@ -131,6 +131,9 @@ pub struct ServeArgs {
     /// Break exactly one rule of the contract on purpose: see `batchconf list`.
     #[arg(long, value_name = "NAME")]
     pub fault: Option<String>,
+    /// Make another conformant choice where the contract is silent (repeatable): see `batchconf list`.
+    #[arg(long = "variant", value_name = "NAME")]
+    pub variants: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]
