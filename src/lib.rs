@@ -15,3 +15,5 @@ pub mod runner;
 pub mod server;
 pub mod sign;
 pub mod validate;
+pub mod cases;
+pub mod generate;

@@ -1,0 +1,493 @@
+//! The suite as data: case files in `cases/*.json`, one case a file.
+//!
+//! Kinds: `example` (one request, one expectation), `property` (a generator over the request
+//! schema with overrides, and the checks that must hold), `negative` (requests that each break one
+//! rule, all of which must be rejected), `auth` (credentials that must be refused) and `sequence`
+//! (steps on fixture assets whose expectations depend on earlier steps). A file that does not
+//! parse, or names a check or rule that does not exist, is a [`SetupError::Case`] with the file and
+//! the JSON path.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::checks;
+use crate::error::SetupError;
+
+/// The cases shipped with batchconf (used when `--cases` is not given).
+pub fn default_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cases")
+}
+
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// File stem; the trial name is `<kind>::<name>`.
+    pub name: String,
+    pub file: PathBuf,
+    pub description: String,
+    /// Checks judged on this case's exchanges (all of them when the file names none).
+    pub checks: Option<Vec<String>>,
+    pub body: CaseBody,
+}
+
+impl Case {
+    pub fn kind(&self) -> &'static str {
+        match &self.body {
+            CaseBody::Example(_) => "example",
+            CaseBody::Property(_) => "property",
+            CaseBody::Negative(_) => "negative",
+            CaseBody::Auth(_) => "auth",
+            CaseBody::Sequence(_) => "sequence",
+        }
+    }
+
+    /// Does the case act on existing assets (so it needs fixtures)?
+    pub fn needs_fixtures(&self) -> bool {
+        match &self.body {
+            CaseBody::Example(e) => mentions_fixture(&e.request),
+            CaseBody::Property(p) => {
+                p.overrides.values().any(|o| matches!(o, Override::Ids(ids) if ids.fixture_weight > 0))
+            }
+            CaseBody::Sequence(_) => true,
+            CaseBody::Negative(_) | CaseBody::Auth(_) => false,
+        }
+    }
+
+    /// Does the case send an action that cannot be undone on an existing asset?
+    pub fn destructive(&self) -> bool {
+        match &self.body {
+            CaseBody::Sequence(s) => {
+                s.steps.iter().any(|st| matches!(st, Step::Act { action, .. } if action == "DELETE_FORCE"))
+            }
+            CaseBody::Example(e) => {
+                mentions_fixture(&e.request) && e.request.get("action").and_then(Value::as_str) == Some("DELETE_FORCE")
+            }
+            _ => false,
+        }
+    }
+}
+
+fn mentions_fixture(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s == FIXTURE,
+        Value::Array(a) => a.iter().any(mentions_fixture),
+        Value::Object(o) => o.values().any(mentions_fixture),
+        _ => false,
+    }
+}
+
+/// Placeholders in example requests.
+pub const FIXTURE: &str = "$fixture";
+pub const UNKNOWN: &str = "$unknown";
+
+#[derive(Debug, Clone)]
+pub enum CaseBody {
+    Example(Example),
+    Property(Property),
+    Negative(Negative),
+    Auth(Auth),
+    Sequence(Sequence),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Example {
+    /// The request body; `"$fixture"` stands for a fixture asset id, `"$unknown"` for a fresh
+    /// id that names no asset.
+    pub request: Value,
+    /// `accepted` (200), `rejected` (the invalid-request status) or `conformant` (any answer the
+    /// contract allows).
+    #[serde(default = "Expectation::accepted")]
+    pub expect: Expectation,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Expectation {
+    Accepted,
+    Rejected,
+    Conformant,
+}
+
+impl Expectation {
+    fn accepted() -> Expectation {
+        Expectation::Accepted
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Property {
+    /// JSON pointer into the request body to how that part is generated instead of the schema.
+    pub overrides: BTreeMap<String, Override>,
+    /// Add a field the schema does not name (the contract neither allows nor forbids them).
+    pub extra_field: bool,
+    pub expect: Expectation,
+}
+
+#[derive(Debug, Clone)]
+pub enum Override {
+    /// One of these values.
+    OneOf(Vec<Value>),
+    /// Leave the field out.
+    Omit,
+    /// A batch of asset ids.
+    Ids(IdsSpec),
+}
+
+/// How a batch of ids is made: its size range and the weight of each kind of id.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct IdsSpec {
+    #[serde(default)]
+    pub min: usize,
+    #[serde(default = "IdsSpec::default_max")]
+    pub max: usize,
+    #[serde(default)]
+    pub fixture_weight: u32,
+    #[serde(default = "IdsSpec::one")]
+    pub unknown_weight: u32,
+    #[serde(default)]
+    pub long_weight: u32,
+    #[serde(default)]
+    pub unicode_weight: u32,
+    #[serde(default)]
+    pub whitespace_weight: u32,
+    /// Percent chance that the batch repeats some of its ids.
+    #[serde(default)]
+    pub repeat_percent: u32,
+}
+
+impl IdsSpec {
+    fn default_max() -> usize {
+        20
+    }
+    fn one() -> u32 {
+        1
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Negative {
+    /// The rules to break, one per request; empty means every rule the generator knows.
+    pub rules: Vec<String>,
+}
+
+/// Every negative rule the generator knows (see `generate::negative`).
+pub const NEGATIVE_RULES: &[&str] = &[
+    "missing-required",
+    "wrong-type",
+    "outside-enum",
+    "wrong-item-type",
+    "not-an-object",
+    "malformed-json",
+    "wrong-content-type",
+    "forbidden-header-chars",
+];
+
+#[derive(Debug, Clone)]
+pub struct Auth {
+    pub variants: Vec<String>,
+}
+
+/// Every way the runner knows to send bad credentials.
+pub const AUTH_VARIANTS: &[&str] = &["no-credentials", "wrong-token", "tampered-signature", "stale-date"];
+
+#[derive(Debug, Clone)]
+pub struct Sequence {
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// Send a batch; ids are `$f0`, `$f1`… (this sequence's fixtures) or `$unknown`.
+    Act { action: String, ids: Vec<String>, expect: Option<String> },
+    /// Look the asset up and expect one of these states (`$absent`: not found is fine too).
+    Observe { id: String, states: Vec<String>, why: String },
+}
+
+impl Sequence {
+    /// How many fixtures (`$f0`…`$fN`) the steps use.
+    pub fn fixtures_needed(&self) -> usize {
+        let index = |id: &str| id.strip_prefix("$f").and_then(|n| n.parse::<usize>().ok()).map(|n| n + 1);
+        self.steps
+            .iter()
+            .flat_map(|s| match s {
+                Step::Act { ids, .. } => ids.iter().filter_map(|i| index(i)).collect::<Vec<_>>(),
+                Step::Observe { id, .. } => index(id).into_iter().collect(),
+            })
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// Loads every `*.json` of `dir` (not its subfolders: `cases/recorded/` holds exchanges for
+/// `validate`). `contract` is used to resolve sequence steps like `{"observe": "$f0", "after": "DELETE"}`.
+pub fn load_dir(dir: &Path, contract: &crate::contract::Contract) -> Result<Vec<Case>, SetupError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| SetupError::Case {
+        file: dir.display().to_string(),
+        path: String::new(),
+        reason: format!("cannot read the cases directory: {e}"),
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    let mut cases = Vec::new();
+    for file in files {
+        cases.push(load_file(&file, contract)?);
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for c in &cases {
+        if !seen.insert((c.kind(), c.name.clone())) {
+            return Err(err(&c.file, "", format!("a second `{}` case named `{}`", c.kind(), c.name)));
+        }
+    }
+    Ok(cases)
+}
+
+fn err(file: &Path, path: &str, reason: impl Into<String>) -> SetupError {
+    SetupError::Case {
+        file: file.display().to_string(),
+        path: if path.is_empty() { "/".into() } else { path.into() },
+        reason: reason.into(),
+    }
+}
+
+pub fn load_file(file: &Path, contract: &crate::contract::Contract) -> Result<Case, SetupError> {
+    let text = std::fs::read_to_string(file).map_err(|e| err(file, "", e.to_string()))?;
+    let doc: Value = serde_json::from_str(&text)
+        .map_err(|e| err(file, "", format!("not JSON: {e} (line {}, column {})", e.line(), e.column())))?;
+    let Value::Object(obj) = &doc else { return Err(err(file, "", "a case is a JSON object")) };
+    let known = [
+        "kind",
+        "description",
+        "checks",
+        "request",
+        "expect",
+        "overrides",
+        "extra_field",
+        "rules",
+        "variants",
+        "steps",
+    ];
+    if let Some(k) = obj.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(err(file, &format!("/{k}"), format!("unknown key; a case may have {}", known.join(", "))));
+    }
+    let kind = obj.get("kind").and_then(Value::as_str).ok_or_else(|| err(file, "/kind", "missing or not a string"))?;
+    let name = file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+    let description = obj.get("description").and_then(Value::as_str).unwrap_or_default().to_string();
+    let checks = match obj.get("checks") {
+        None => None,
+        Some(v) => {
+            let names: Vec<String> =
+                serde_json::from_value(v.clone()).map_err(|_| err(file, "/checks", "not a list of check names"))?;
+            for (i, n) in names.iter().enumerate() {
+                if checks::find(n).is_none() {
+                    let all: Vec<&str> = checks::CHECKS.iter().map(|c| c.name).collect();
+                    return Err(err(
+                        file,
+                        &format!("/checks/{i}"),
+                        format!("no check named `{n}`; the checks are {}", all.join(", ")),
+                    ));
+                }
+            }
+            Some(names)
+        }
+    };
+    let field = |key: &str| obj.get(key).cloned();
+    let parse_expect = |default: Expectation| -> Result<Expectation, SetupError> {
+        match field("expect") {
+            None => Ok(default),
+            Some(v) => serde_json::from_value(v)
+                .map_err(|_| err(file, "/expect", "one of `accepted`, `rejected`, `conformant`")),
+        }
+    };
+    let body = match kind {
+        "example" => {
+            let request = field("request").ok_or_else(|| err(file, "/request", "an example needs a request body"))?;
+            CaseBody::Example(Example { request, expect: parse_expect(Expectation::Accepted)? })
+        }
+        "property" => {
+            let mut overrides = BTreeMap::new();
+            if let Some(v) = field("overrides") {
+                let Value::Object(map) = v else {
+                    return Err(err(file, "/overrides", "an object of JSON pointer to override"));
+                };
+                for (pointer, spec) in map {
+                    let at = format!("/overrides/{}", pointer.replace('~', "~0").replace('/', "~1"));
+                    if !pointer.starts_with('/')
+                        || contract.request_body.json.pointer(&schema_pointer(&pointer)).is_none()
+                    {
+                        return Err(err(file, &at, format!("`{pointer}` is not a property of the request schema")));
+                    }
+                    overrides.insert(pointer, parse_override(file, &at, spec)?);
+                }
+            }
+            let extra_field = match field("extra_field") {
+                None => false,
+                Some(Value::Bool(b)) => b,
+                Some(_) => return Err(err(file, "/extra_field", "true or false")),
+            };
+            CaseBody::Property(Property { overrides, extra_field, expect: parse_expect(Expectation::Conformant)? })
+        }
+        "negative" => CaseBody::Negative(Negative { rules: names_from(file, &doc, "rules", NEGATIVE_RULES)? }),
+        "auth" => CaseBody::Auth(Auth { variants: names_from(file, &doc, "variants", AUTH_VARIANTS)? }),
+        "sequence" => {
+            let Some(Value::Array(steps)) = field("steps") else {
+                return Err(err(file, "/steps", "a sequence needs a list of steps"));
+            };
+            let steps = steps
+                .iter()
+                .enumerate()
+                .map(|(i, s)| parse_step(file, &format!("/steps/{i}"), s, contract))
+                .collect::<Result<Vec<_>, _>>()?;
+            CaseBody::Sequence(Sequence { steps })
+        }
+        other => {
+            return Err(err(
+                file,
+                "/kind",
+                format!("`{other}` is not a kind; one of example, property, negative, auth, sequence"),
+            ))
+        }
+    };
+    Ok(Case { name, file: file.to_path_buf(), description, checks, body })
+}
+
+/// `/asset_ids` in the body is `/properties/asset_ids` in the schema.
+fn schema_pointer(body_pointer: &str) -> String {
+    body_pointer.split('/').skip(1).map(|seg| format!("/properties/{seg}")).collect()
+}
+
+fn parse_override(file: &Path, at: &str, spec: Value) -> Result<Override, SetupError> {
+    let Value::Object(map) = &spec else { return Err(err(file, at, "an override is an object")) };
+    if map.len() != 1 {
+        return Err(err(file, at, "an override has exactly one of `one_of`, `omit`, `ids`"));
+    }
+    let (key, value) = map.iter().next().expect("one entry");
+    match key.as_str() {
+        "one_of" => match value {
+            Value::Array(values) if !values.is_empty() => Ok(Override::OneOf(values.clone())),
+            _ => Err(err(file, &format!("{at}/one_of"), "a non-empty list of values")),
+        },
+        "omit" => Ok(Override::Omit),
+        "ids" => {
+            let ids: IdsSpec =
+                serde_json::from_value(value.clone()).map_err(|e| err(file, &format!("{at}/ids"), e.to_string()))?;
+            let total =
+                ids.fixture_weight + ids.unknown_weight + ids.long_weight + ids.unicode_weight + ids.whitespace_weight;
+            if ids.min > ids.max || total == 0 || ids.repeat_percent > 100 {
+                return Err(err(
+                    file,
+                    &format!("{at}/ids"),
+                    "needs min <= max, some weight above 0, repeat_percent <= 100",
+                ));
+            }
+            Ok(Override::Ids(ids))
+        }
+        other => Err(err(file, &format!("{at}/{other}"), "not an override; use `one_of`, `omit` or `ids`")),
+    }
+}
+
+fn names_from(file: &Path, doc: &Value, key: &str, known: &[&str]) -> Result<Vec<String>, SetupError> {
+    let Some(v) = doc.get(key) else { return Ok(known.iter().map(|s| s.to_string()).collect()) };
+    let names: Vec<String> =
+        serde_json::from_value(v.clone()).map_err(|_| err(file, &format!("/{key}"), "a list of names"))?;
+    for (i, n) in names.iter().enumerate() {
+        if !known.contains(&n.as_str()) {
+            return Err(err(file, &format!("/{key}/{i}"), format!("`{n}` is not known; one of {}", known.join(", "))));
+        }
+    }
+    Ok(names)
+}
+
+fn parse_step(file: &Path, at: &str, step: &Value, contract: &crate::contract::Contract) -> Result<Step, SetupError> {
+    let get = |k: &str| step.get(k);
+    if let Some(action) = get("action") {
+        let action = action.as_str().ok_or_else(|| err(file, &format!("{at}/action"), "a string"))?.to_string();
+        let ids: Vec<String> = get("ids")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .ok_or_else(|| err(file, &format!("{at}/ids"), "a list of ids (`$f0`, `$f1`… or `$unknown`)"))?;
+        for (i, id) in ids.iter().enumerate() {
+            if id != UNKNOWN && !(id.starts_with("$f") && id[2..].parse::<usize>().is_ok()) {
+                return Err(err(file, &format!("{at}/ids/{i}"), "an id is `$f<N>` (a fixture) or `$unknown`"));
+            }
+        }
+        let expect = match get("expect") {
+            None => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => return Err(err(file, &format!("{at}/expect"), "a `ret_status` value, e.g. SUCCESS")),
+        };
+        return Ok(Step::Act { action, ids, expect });
+    }
+    if let Some(id) = get("observe") {
+        let id = id.as_str().ok_or_else(|| err(file, &format!("{at}/observe"), "a fixture id like `$f0`"))?.to_string();
+        let why = get("why").and_then(Value::as_str).unwrap_or("an earlier step").to_string();
+        let states = match (get("states"), get("after")) {
+            (Some(v), None) => {
+                serde_json::from_value(v.clone()).map_err(|_| err(file, &format!("{at}/states"), "a list of states"))?
+            }
+            (None, Some(Value::String(action))) => {
+                let after = contract.manifest.lifecycle.as_ref().and_then(|l| l.after.get(action));
+                after.cloned().ok_or_else(|| {
+                    err(
+                        file,
+                        &format!("{at}/after"),
+                        format!("the manifest's `lifecycle.after` says nothing of `{action}`"),
+                    )
+                })?
+            }
+            _ => return Err(err(file, at, "an observe step has `states` or `after` (not both)")),
+        };
+        return Ok(Step::Observe { id, states, why });
+    }
+    Err(err(file, at, "a step has `action` (with `ids`) or `observe`"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Case, SetupError> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.json");
+        std::fs::write(&file, text).unwrap();
+        load_file(&file, &crate::contract::Contract::bundled().unwrap())
+    }
+
+    #[test]
+    fn shipped_cases_load() {
+        let contract = crate::contract::Contract::bundled().unwrap();
+        let cases = load_dir(&default_dir(), &contract).unwrap();
+        assert!(cases.len() >= 5);
+    }
+
+    #[test]
+    fn broken_cases_name_the_path() {
+        let e = load(r#"{"kind": "property", "checks": ["nope"]}"#).unwrap_err().to_string();
+        assert!(e.contains("`/checks/0`") && e.contains("no check named `nope`"), "{e}");
+        let e = load(r#"{"kind": "property", "overrides": {"/bogus": {"omit": true}}}"#).unwrap_err().to_string();
+        assert!(e.contains("/overrides/~1bogus"), "{e}");
+        let e = load(r#"{"kind": "negative", "rules": ["x"]}"#).unwrap_err().to_string();
+        assert!(e.contains("`/rules/0`"), "{e}");
+        let e = load("{\"kind\": \n").unwrap_err().to_string();
+        assert!(e.contains("line 2"), "{e}");
+        let e =
+            load(r#"{"kind": "sequence", "steps": [{"observe": "$f0", "after": "SHARE"}]}"#).unwrap_err().to_string();
+        assert!(e.contains("/steps/0/after"), "{e}");
+        let e = load(r#"{"kind": "example", "request": {}, "typo": 1}"#).unwrap_err().to_string();
+        assert!(e.contains("`/typo`"), "{e}");
+    }
+
+    #[test]
+    fn sequences_count_their_fixtures() {
+        let c = load(r#"{"kind": "sequence", "steps": [{"action": "DELETE_FORCE", "ids": ["$f0", "$f2"]}, {"observe": "$f1", "states": ["X"]}]}"#).unwrap();
+        let CaseBody::Sequence(s) = &c.body else { panic!() };
+        assert_eq!(s.fixtures_needed(), 3);
+        assert!(c.destructive() && c.needs_fixtures());
+    }
+}
