@@ -17,3 +17,6 @@ pub mod sign;
 pub mod validate;
 pub mod cases;
 pub mod generate;
+pub mod send;
+pub mod record;
+pub mod report;
