@@ -400,6 +400,16 @@ mod base64 {
 mod tests {
     use super::*;
 
+    const JSON_FORM: &str = r#"[{"request": {"method": "POST", "url": "/v1/p/x", "headers": {"A": ["1"]}, "body": {"a": [1]}},
+        "response": {"status": 200, "headers": {"B": "2"}, "body_text": "x"}, "elapsed_ms": 3}]"#;
+
+    const HAR: &str = r#"{"log": {"version": "1.2", "pages": [], "entries": [{"time": 1.5, "_x": 1,
+        "request": {"method": "POST", "url": "https://h/v1/p/digital-assets/batch-action",
+          "headers": [{"name": "Content-Type", "value": "application/json"}],
+          "postData": {"mimeType": "application/json", "text": "{\"action\":\"DELETE\"}"}},
+        "response": {"status": 200, "headers": [{"name": "X-Request-Id", "value": "r"}],
+          "content": {"mimeType": "application/json", "text": "e30=", "encoding": "base64"}}}]}}"#;
+
     fn one(text: &str) -> Recorded {
         let (_, mut all) = parse("f.json", text).unwrap();
         assert_eq!(all.len(), 1);
@@ -511,5 +521,22 @@ mod tests {
         assert_eq!(base64::decode("-_8=").unwrap(), vec![0xfb, 0xff]);
         assert!(base64::decode("a").is_err());
         assert!(base64::decode("aG=Vs").is_err());
+    }
+
+    proptest::proptest! {
+        /// Whatever a file holds, reading it gives exchanges or an error naming the file.
+        #[test]
+        fn never_panics_on_mutated_inputs(cut in 0usize..2000, byte in proptest::prelude::any::<u8>()) {
+            for source in [HAR, JSON_FORM] {
+                let mut bytes = source.as_bytes().to_vec();
+                let at = cut % bytes.len();
+                bytes[at] = byte;
+                let mutated = String::from_utf8_lossy(&bytes);
+                if let Err(e) = parse("m.har", &mutated) {
+                    proptest::prop_assert!(e.to_string().starts_with("`m.har`"));
+                }
+                let _ = parse("m.har", &source[..at.min(source.len())].chars().collect::<String>());
+            }
+        }
     }
 }

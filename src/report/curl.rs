@@ -165,4 +165,17 @@ mod tests {
         assert!(line.starts_with("# the body was not UTF-8"), "{line}");
         assert!(line.ends_with("--data-binary '{\u{fffd}}'"), "{line}");
     }
+
+    #[test]
+    fn quoted_words_survive_a_real_posix_shell() {
+        let words = ["plain", "it's", "''", "a\nb", "$HOME `id` \\ \"q\" !x *", "用户 é", "-H", ""];
+        for word in words {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("printf '%s' {}", quote(word)))
+                .output()
+                .expect("a POSIX shell at `sh`");
+            assert_eq!(String::from_utf8_lossy(&out.stdout), word, "{word:?}");
+        }
+    }
 }
