@@ -16,6 +16,9 @@ use crate::exchange::Request;
 pub const ALGORITHM: &str = "SDK-HMAC-SHA256";
 pub const DATE_HEADER: &str = "X-Sdk-Date";
 pub const DATE_FORMAT: &str = "%Y%m%dT%H%M%SZ";
+/// A signed request may carry its own payload hash here (the official SDK sets `UNSIGNED-PAYLOAD`
+/// for bodies that are not JSON); it then stands in for the hash of a non-empty body.
+pub const CONTENT_SHA256_HEADER: &str = "X-Sdk-Content-Sha256";
 
 /// Python's `quote(s, safe='~')`: everything but unreserved characters is escaped.
 const ESCAPE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
@@ -76,6 +79,13 @@ fn compute(
 ) -> Signature {
     let signed_headers = signed.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(";");
     let canonical_headers: String = signed.iter().map(|(n, v)| format!("{n}:{v}\n")).collect();
+    let content_sha256 = CONTENT_SHA256_HEADER.to_ascii_lowercase();
+    // As the official signer: an empty body always hashes the empty string; otherwise a signed
+    // `X-Sdk-Content-Sha256` wins over the body's own hash.
+    let payload_hash = match signed.iter().find(|(n, _)| *n == content_sha256) {
+        Some((_, declared)) if !body.is_empty() && !declared.is_empty() => declared.clone(),
+        _ => hex::encode(Sha256::digest(body)),
+    };
     let canonical_request = format!(
         "{}\n{}\n{}\n{}\n{}\n{}",
         method.to_ascii_uppercase(),
@@ -83,7 +93,7 @@ fn compute(
         canonical_query(query),
         canonical_headers,
         signed_headers,
-        hex::encode(Sha256::digest(body)),
+        payload_hash,
     );
     let string_to_sign = format!("{ALGORITHM}\n{date}\n{}", hex::encode(Sha256::digest(canonical_request.as_bytes())));
     let signature = hex::encode(mac(sk, &string_to_sign).finalize().into_bytes());
@@ -106,14 +116,17 @@ fn canonical_uri(path: &str) -> String {
     out
 }
 
-/// Sorted by key, then value; keys and values escaped like path segments.
+/// Sorted by key, then value, BEFORE escaping (the official signer sorts the raw pairs, and
+/// escaping changes the order: `%5B` sorts before `A`, `[` after it); keys and values escaped
+/// like path segments.
 fn canonical_query(query: &[(String, String)]) -> String {
-    let mut pairs: Vec<(String, String)> = query
-        .iter()
-        .map(|(k, v)| (utf8_percent_encode(k, ESCAPE).to_string(), utf8_percent_encode(v, ESCAPE).to_string()))
-        .collect();
+    let mut pairs: Vec<&(String, String)> = query.iter().collect();
     pairs.sort();
-    pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", utf8_percent_encode(k, ESCAPE), utf8_percent_encode(v, ESCAPE)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// Signs a request about to be sent: sets `X-Sdk-Date` (from `now`) and `Authorization`. The
@@ -191,31 +204,11 @@ pub fn verify(
     max_skew: Duration,
 ) -> Result<String, VerifyError> {
     let header = |name: &str| headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
-    let auth = header("authorization").ok_or(VerifyError::Missing)?;
-    let rest = auth
-        .strip_prefix(ALGORITHM)
-        .and_then(|r| r.strip_prefix(' '))
-        .ok_or_else(|| VerifyError::Malformed(format!("it does not start with `{ALGORITHM} `")))?;
-    let (mut access, mut signed_headers, mut signature) = (None, None, None);
-    for part in rest.split(',') {
-        let (k, v) = part
-            .trim()
-            .split_once('=')
-            .ok_or_else(|| VerifyError::Malformed(format!("`{}` is not key=value", part.trim())))?;
-        match k {
-            "Access" => access = Some(v),
-            "SignedHeaders" => signed_headers = Some(v),
-            "Signature" => signature = Some(v),
-            _ => return Err(VerifyError::Malformed(format!("unknown field `{k}`"))),
-        }
-    }
-    let (Some(ak), Some(signed_headers), Some(signature)) = (access, signed_headers, signature) else {
-        return Err(VerifyError::Malformed("`Access`, `SignedHeaders` and `Signature` are all needed".into()));
-    };
+    let auth = parse_authorization(header("authorization").ok_or(VerifyError::Missing)?)?;
+    let (ak, signed_headers, signature) = (auth.access, auth.signed_headers, auth.signature);
     let sk = secret_for(ak).ok_or(VerifyError::UnknownKey)?;
     let date = header(DATE_HEADER).ok_or(VerifyError::MissingDate)?.trim();
-    let when =
-        NaiveDateTime::parse_from_str(date, DATE_FORMAT).map_err(|_| VerifyError::BadDate(date.to_string()))?.and_utc();
+    let when = parse_date(date).ok_or_else(|| VerifyError::BadDate(date.chars().take(40).collect()))?;
     let seconds = (now - when).num_seconds();
     if seconds.unsigned_abs() > max_skew.as_secs() {
         return Err(VerifyError::Skew { seconds, max: max_skew.as_secs() });
@@ -242,6 +235,51 @@ pub fn verify(
     Ok(ak.to_string())
 }
 
+/// The three fields of an `Authorization` header, borrowed from it.
+struct Authorization<'a> {
+    access: &'a str,
+    signed_headers: &'a str,
+    signature: &'a str,
+}
+
+/// Parses `SDK-HMAC-SHA256 Access=…, SignedHeaders=…, Signature=…` (fields in any order, each
+/// once). Messages name fields only: the header's values are the client's and stay out of them.
+fn parse_authorization(value: &str) -> Result<Authorization<'_>, VerifyError> {
+    let rest = value
+        .trim()
+        .strip_prefix(ALGORITHM)
+        .and_then(|r| r.strip_prefix(' '))
+        .ok_or_else(|| VerifyError::Malformed(format!("it does not start with `{ALGORITHM} `")))?;
+    let (mut access, mut signed_headers, mut signature) = (None, None, None);
+    for (i, part) in rest.split(',').enumerate() {
+        let Some((key, v)) = part.trim().split_once('=') else {
+            return Err(VerifyError::Malformed(format!("field {} is not `key=value`", i + 1)));
+        };
+        let slot = match key {
+            "Access" => &mut access,
+            "SignedHeaders" => &mut signed_headers,
+            "Signature" => &mut signature,
+            _ => return Err(VerifyError::Malformed(format!("field {} has an unknown key", i + 1))),
+        };
+        if slot.replace(v).is_some() {
+            return Err(VerifyError::Malformed(format!("`{key}` appears twice")));
+        }
+    }
+    match (access, signed_headers, signature) {
+        (Some(access), Some(signed_headers), Some(signature)) if !access.is_empty() => {
+            Ok(Authorization { access, signed_headers, signature })
+        }
+        _ => Err(VerifyError::Malformed("`Access`, `SignedHeaders` and `Signature` are all needed".into())),
+    }
+}
+
+/// `YYYYMMDDTHHMMSSZ` exactly: chrono alone would also take signs and short fields, which the
+/// official signer never writes.
+fn parse_date(date: &str) -> Option<DateTime<Utc>> {
+    let when = NaiveDateTime::parse_from_str(date, DATE_FORMAT).ok()?.and_utc();
+    (when.format(DATE_FORMAT).to_string() == date).then_some(when)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,5 +290,82 @@ mod tests {
         assert_eq!(canonical_uri("/"), "/");
         let q = vec![("b".to_string(), "x,y".to_string()), ("a".to_string(), "1".to_string())];
         assert_eq!(canonical_query(&q), "a=1&b=x%2Cy");
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn query_sorts_raw_pairs_like_python_then_escapes() {
+        // Python sorts the (key, value) tuples before quoting: `A` < `[` < `z` < `é`.
+        let q = pairs(&[("é", "1"), ("[", "2"), ("z", "3"), ("A", "4")]);
+        assert_eq!(canonical_query(&q), "A=4&%5B=2&z=3&%C3%A9=1");
+        // A repeated key keeps all its values, ordered by value.
+        let q = pairs(&[("k", "b"), ("k", "a c"), ("k", "a")]);
+        assert_eq!(canonical_query(&q), "k=a&k=a%20c&k=b");
+        assert_eq!(canonical_query(&pairs(&[("flag", "")])), "flag=");
+    }
+
+    #[test]
+    fn wire_paths_and_queries_decode_to_what_was_signed() {
+        assert_eq!(decode_path("/v1/p/a%20b%2Bc%40d"), "/v1/p/a b+c@d");
+        assert_eq!(decode_path("/v1/%E8%B5%84%E4%BA%A7"), "/v1/资产");
+        // `+` is a plus in a path and in this query syntax: only `%20` is a space.
+        assert_eq!(parse_query("a=1+2&b=x%2Cy&&flag"), pairs(&[("a", "1+2"), ("b", "x,y"), ("flag", "")]));
+    }
+
+    #[test]
+    fn authorization_parsing() {
+        let a = parse_authorization("SDK-HMAC-SHA256 Access=AK, SignedHeaders=host;x-sdk-date, Signature=ab").unwrap();
+        assert_eq!((a.access, a.signed_headers, a.signature), ("AK", "host;x-sdk-date", "ab"));
+        let a = parse_authorization("SDK-HMAC-SHA256 Signature=ab,SignedHeaders=host,Access=AK").unwrap();
+        assert_eq!((a.access, a.signed_headers, a.signature), ("AK", "host", "ab"));
+        for bad in [
+            "",
+            "SDK-HMAC-SHA1 Access=AK, SignedHeaders=host, Signature=ab",
+            "SDK-HMAC-SHA256Access=AK, SignedHeaders=host, Signature=ab",
+            "SDK-HMAC-SHA256 Access=AK, SignedHeaders=host",
+            "SDK-HMAC-SHA256 Access=, SignedHeaders=host, Signature=ab",
+            "SDK-HMAC-SHA256 Access=AK, Access=AK, SignedHeaders=host, Signature=ab",
+            "SDK-HMAC-SHA256 Access=AK, SignedHeaders=host, Signature=ab, Extra=1",
+            "SDK-HMAC-SHA256 Access=AK, SignedHeaders=host, secret-looking-junk",
+        ] {
+            let err = parse_authorization(bad).err().unwrap_or_else(|| panic!("accepted {bad:?}"));
+            assert!(matches!(err, VerifyError::Malformed(_)), "{bad:?}: {err:?}");
+            // The client's text is not echoed back.
+            assert!(!err.to_string().contains("junk"), "{err}");
+        }
+    }
+
+    #[test]
+    fn dates_are_exactly_the_basic_format() {
+        let when = parse_date("20261128T010203Z").unwrap();
+        assert_eq!(when.format(DATE_FORMAT).to_string(), "20261128T010203Z");
+        for bad in
+            ["", "20261128T010203", "2026-11-28T01:02:03Z", "+20261128T010203Z", "20261128T250203Z", "2026112T010203Z"]
+        {
+            assert_eq!(parse_date(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn declared_payload_hash_stands_in_for_a_non_empty_body_only() {
+        let base = pairs(&[("Host", "h"), ("X-Sdk-Date", "20261128T010203Z")]);
+        let mut unsigned = base.clone();
+        unsigned.push(("X-Sdk-Content-Sha256".into(), "UNSIGNED-PAYLOAD".into()));
+        let sig = |h: &[(String, String)], body: &[u8]| sign("AK", "SK", "POST", "h", "/", &[], h, body);
+        assert!(sig(&unsigned, b"x").canonical_request.ends_with("\nUNSIGNED-PAYLOAD"));
+        assert_eq!(sig(&unsigned, b"x").authorization, sig(&unsigned, b"y").authorization);
+        assert!(sig(&unsigned, b"").canonical_request.ends_with(&hex::encode(Sha256::digest(b""))));
+        assert_ne!(sig(&base, b"x").authorization, sig(&base, b"y").authorization);
+    }
+
+    #[test]
+    fn underscore_headers_and_duplicates_are_left_out() {
+        let h = pairs(&[("X_Trace", "t"), ("X-Sdk-Date", "d"), ("x-sdk-date", "other"), ("HOST", " h ")]);
+        let s = sign("AK", "SK", "get", "ignored", "/", &[], &h, b"");
+        assert_eq!(s.signed_headers, "host;x-sdk-date");
+        assert!(s.canonical_request.starts_with("GET\n/\n\nhost:h\nx-sdk-date:d\n\n"), "{}", s.canonical_request);
     }
 }
