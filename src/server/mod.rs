@@ -1,8 +1,100 @@
-//! The bundled reference server.
+//! The bundled reference server: a stateful, faithful implementation of the Batch Asset
+//! Operations contract on wiremock, bound to 127.0.0.1.
+//!
+//! It keeps an asset store with the contract's lifecycle, authenticates by token and by AK/SK
+//! signature, and rejects every bad request the way the contract says. `run` and `cargo test`
+//! start it in-process ([`RefServer::start`]); `batchconf serve` runs it standalone. With a
+//! planted fault ([`FAULTS`]) it breaks exactly one rule, so the harness can prove each check
+//! trips; with a variant ([`VARIANTS`]) it makes another conformant choice where the contract is
+//! silent, so the harness can prove no check invents a rule. `docs/server.md` documents it all.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), batchconf::error::SetupError> {
+//! use batchconf::server::{RefServer, ServerConfig};
+//! let config = ServerConfig { tokens: vec!["t".into()], fixtures: vec!["a1".into()], ..Default::default() };
+//! let server = RefServer::start(config).await?;
+//! println!("POST {}/v1/p/digital-assets/batch-action", server.uri());
+//! server.stop().await;
+//! # Ok(()) }
+//! ```
 
-use crate::cli::ServeArgs;
+use std::net::SocketAddr;
+use std::sync::Arc;
 
-pub fn command(_args: ServeArgs) -> i32 {
-    eprintln!("batchconf serve: not built yet");
-    crate::error::exit::SETUP
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer};
+
+use crate::error::SetupError;
+
+mod auth;
+mod catalogue;
+mod incoming;
+mod request;
+mod respond;
+mod results;
+mod serve;
+mod store;
+
+pub use catalogue::{FaultInfo, VariantInfo, FAULTS, VARIANTS};
+pub use serve::command;
+
+/// How to run the server. An empty configuration accepts no credentials at all: give it at least
+/// one token or AK/SK pair.
+#[derive(Debug, Clone, Default)]
+pub struct ServerConfig {
+    /// Accepted `X-Auth-Token` values.
+    pub tokens: Vec<String>,
+    /// Accepted (access key, secret key) pairs for SDK-HMAC-SHA256 signatures.
+    pub aksk: Vec<(String, String)>,
+    /// Ids of the assets that exist at start, all `ACTIVED`.
+    pub fixtures: Vec<String>,
+    /// A fault name from [`FAULTS`].
+    pub fault: Option<String>,
+    /// Variant names from [`VARIANTS`].
+    pub variants: Vec<String>,
+    /// Port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// Log one line per request to stderr.
+    pub log: bool,
+}
+
+/// A running reference server. Dropping it stops it too; [`RefServer::stop`] says so.
+pub struct RefServer {
+    mock: MockServer,
+}
+
+impl RefServer {
+    /// Starts the server. An unknown fault or variant name, or a port that cannot be bound, is a
+    /// [`SetupError::Argument`] that says which and why.
+    pub async fn start(config: ServerConfig) -> Result<RefServer, SetupError> {
+        let behaviour = catalogue::Behaviour::new(config.fault.as_deref(), &config.variants)?;
+        let listener = std::net::TcpListener::bind(("127.0.0.1", config.port)).map_err(|e| {
+            SetupError::Argument(format!("cannot listen on 127.0.0.1:{}: {e} (port 0 picks a free one)", config.port))
+        })?;
+        let shared = respond::Shared {
+            store: store::Store::seeded(&config.fixtures),
+            credentials: auth::Credentials { tokens: config.tokens, aksk: config.aksk },
+            behaviour,
+            log: config.log,
+            request_ids: respond::RequestIds::new(),
+        };
+        // Recording would keep every request for the server's lifetime.
+        let mock = MockServer::builder().listener(listener).disable_request_recording().start().await;
+        Mock::given(any()).respond_with(respond::Router(Arc::new(shared))).mount(&mock).await;
+        Ok(RefServer { mock })
+    }
+
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub fn uri(&self) -> String {
+        format!("http://{}", self.address())
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        *self.mock.address()
+    }
+
+    /// Stops accepting connections; requests in flight are dropped.
+    pub async fn stop(self) {
+        drop(self.mock);
+    }
 }

@@ -1,0 +1,217 @@
+//! The reference server's planted faults and conformant variants, as data.
+//!
+//! A fault breaks exactly one rule of the contract, so the harness's own tests can prove that the
+//! check named in `caught_by` trips on it. A variant makes another choice where the contract is
+//! silent, so they can prove that no check invents a rule. `batchconf list` prints both lists.
+
+use crate::error::SetupError;
+
+/// A rule the server can be told to break (`--fault NAME`).
+#[derive(Debug)]
+pub struct FaultInfo {
+    pub name: &'static str,
+    /// What breaks, in one line.
+    pub breaks: &'static str,
+    /// The check in `src/checks` that must trip on it.
+    pub caught_by: &'static str,
+}
+
+/// A conformant alternative the server can be told to make (`--variant NAME`).
+#[derive(Debug)]
+pub struct VariantInfo {
+    pub name: &'static str,
+    pub description: &'static str,
+}
+
+/// One list gives the enum the server matches on and the table `list` prints, so they cannot
+/// drift apart.
+macro_rules! faults {
+    ($($variant:ident = $name:literal, $caught_by:literal, $breaks:literal;)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub(crate) enum Fault { $($variant),* }
+
+        /// Every planted fault, in the order `batchconf list` shows them.
+        pub static FAULTS: &[FaultInfo] = &[$(FaultInfo { name: $name, breaks: $breaks, caught_by: $caught_by }),*];
+
+        impl Fault {
+            const ALL: &'static [Fault] = &[$(Fault::$variant),*];
+        }
+    };
+}
+
+macro_rules! variants {
+    ($($variant:ident = $name:literal, $description:literal;)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub(crate) enum Variant { $($variant),* }
+
+        /// Every conformant variant, in the order `batchconf list` shows them.
+        pub static VARIANTS: &[VariantInfo] = &[$(VariantInfo { name: $name, description: $description }),*];
+
+        impl Variant {
+            const ALL: &'static [Variant] = &[$(Variant::$variant),*];
+        }
+    };
+}
+
+faults! {
+    Status201 = "status-201", "status_documented",
+        "valid batches are answered 201 instead of 200";
+    ServerErrorOnRepeatedId = "server-error-on-repeated-id", "no_server_error",
+        "a batch naming any id twice is answered 500 (MSS.00000004)";
+    HangOnLargeBatch = "hang-on-large-batch", "connection",
+        "batches of 100 or more ids get no answer for 60 s";
+    Slow = "slow", "response_time",
+        "every 200 answer is delayed by 400 ms";
+    ContentTypeText = "content-type-text", "content_type_json",
+        "every answer says `Content-Type: text/plain` (body unchanged)";
+    NoRequestId = "no-request-id", "required_headers",
+        "200 answers lack `X-Request-Id`";
+    RepeatedRequestId = "repeated-request-id", "request_id_unique",
+        "every answer carries the same `X-Request-Id`";
+    BadRetStatus = "bad-ret-status", "response_schema",
+        "SUCCESS groups say `SUCESS` (the published page's typo)";
+    ErrorBodyWithoutCode = "error-body-without-code", "response_schema",
+        "400 bodies lack `error_code`";
+    DropLastId = "drop-last-id", "batch_ids_answered",
+        "the last requested id of a batch with 2 or more distinct ids is in no group";
+    IdInTwoGroups = "id-in-two-groups", "batch_ids_answered",
+        "in a batch mixing successes and failures, the first failed id is also in the SUCCESS group";
+    ExtraId = "extra-id", "batch_no_extra_ids",
+        "an id nobody asked for (`bcf-ghost`) is added to the first group of a non-empty batch";
+    FailedWithoutErrorInfo = "failed-without-error-info", "failed_group_has_error_info",
+        "FAILED groups lack `error_info`";
+    AcceptUnknownAction = "accept-unknown-action", "rejects_invalid_request",
+        "an `action` that is not one of the seven is treated as SHARE";
+    AcceptMissingAction = "accept-missing-action", "rejects_invalid_request",
+        "a missing `action` is treated as SHARE";
+    AcceptMissingAssetIds = "accept-missing-asset-ids", "rejects_invalid_request",
+        "a missing `asset_ids` is treated as []";
+    AcceptNonStringIds = "accept-non-string-ids", "rejects_invalid_request",
+        "non-string items of `asset_ids` are turned into strings";
+    AcceptNonStringParams = "accept-non-string-params", "rejects_invalid_request",
+        "a `params` that is not a string is ignored";
+    AcceptWrongContentType = "accept-wrong-content-type", "rejects_invalid_request",
+        "a request whose `Content-Type` is not JSON (or missing) is accepted";
+    AcceptChineseUserId = "accept-chinese-user-id", "rejects_invalid_request",
+        "an `X-App-UserId` with Chinese characters is accepted";
+    AcceptNonObjectBody = "accept-non-object-body", "rejects_invalid_request",
+        "a JSON body that is not an object is answered as an empty batch (200)";
+    MalformedJson500 = "malformed-json-500", "no_server_error",
+        "a body that is not JSON is answered 500";
+    AcceptMissingCredentials = "accept-missing-credentials", "rejects_bad_credentials",
+        "a request with no credentials at all is accepted";
+    AcceptWrongToken = "accept-wrong-token", "rejects_bad_credentials",
+        "any `X-Auth-Token` is accepted";
+    AcceptBadSignature = "accept-bad-signature", "rejects_bad_credentials",
+        "the AK/SK signature is not compared (key and date still are)";
+    AcceptStaleDate = "accept-stale-date", "rejects_bad_credentials",
+        "`X-Sdk-Date` may be any distance from the server's clock";
+    Auth401 = "auth-401", "rejects_bad_credentials",
+        "missing or failed authentication is answered 401 instead of 400";
+    RejectValidBatches = "reject-valid-batches", "accepts_valid_request",
+        "every valid batch of one or more ids is answered 400 (MSS.00000002)";
+    RestoreDoesNothing = "restore-does-nothing", "lifecycle",
+        "RESTORE answers SUCCESS but the asset stays DELETING";
+    ForceDeleteRecoverable = "force-delete-recoverable", "lifecycle",
+        "DELETE_FORCE behaves like DELETE (RESTORE brings the asset back)";
+    UnactiveDoesNothing = "unactive-does-nothing", "lifecycle",
+        "UNACTIVE answers SUCCESS but the state does not change";
+}
+
+variants! {
+    RejectEmptyBatch = "reject-empty-batch",
+        "an empty `asset_ids` is answered 400 (MSS.00000002) instead of 200 with no results";
+    MaxBatch50 = "max-batch-50",
+        "a batch of more than 50 ids is answered 400 (MSS.00000002)";
+    RejectUnknownFields = "reject-unknown-fields",
+        "body fields other than `action`, `asset_ids` and `params` are answered 400 instead of ignored";
+    GroupPerFailedId = "group-per-failed-id",
+        "one FAILED group per failed id instead of one per distinct error";
+    EmptyGroups = "empty-groups",
+        "a SUCCESS group is always present, even when empty";
+    CharsetContentType = "charset-content-type",
+        "answers say `Content-Type: application/json;charset=UTF-8`";
+    ExtraFields = "extra-fields",
+        "bodies carry an extra `request_id` field and answers an extra `X-Served-By` header";
+    RepeatedIdsEach = "repeated-ids-each",
+        "an id requested several times is listed that many times in its group, not once";
+    DeleteForceAbsent = "delete-force-absent",
+        "after DELETE_FORCE the asset is gone: lookups answer 404 instead of state DELETED";
+}
+
+impl Fault {
+    pub(crate) fn parse(name: &str) -> Result<Fault, SetupError> {
+        Fault::ALL.iter().zip(FAULTS).find(|(_, info)| info.name == name).map(|(f, _)| *f).ok_or_else(|| {
+            let names: Vec<&str> = FAULTS.iter().map(|f| f.name).collect();
+            SetupError::Argument(format!("unknown fault `{name}`; the faults are: {}", names.join(", ")))
+        })
+    }
+}
+
+impl Variant {
+    pub(crate) fn parse(name: &str) -> Result<Variant, SetupError> {
+        Variant::ALL.iter().zip(VARIANTS).find(|(_, info)| info.name == name).map(|(v, _)| *v).ok_or_else(|| {
+            let names: Vec<&str> = VARIANTS.iter().map(|v| v.name).collect();
+            SetupError::Argument(format!("unknown variant `{name}`; the variants are: {}", names.join(", ")))
+        })
+    }
+}
+
+/// What this server instance does differently from the plain reference behaviour.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Behaviour {
+    pub fault: Option<Fault>,
+    pub variants: Vec<Variant>,
+}
+
+impl Behaviour {
+    pub(crate) fn new(fault: Option<&str>, variants: &[String]) -> Result<Behaviour, SetupError> {
+        Ok(Behaviour {
+            fault: fault.map(Fault::parse).transpose()?,
+            variants: variants.iter().map(|v| Variant::parse(v)).collect::<Result<_, _>>()?,
+        })
+    }
+
+    pub(crate) fn broken(&self, fault: Fault) -> bool {
+        self.fault == Some(fault)
+    }
+
+    pub(crate) fn chose(&self, variant: Variant) -> bool {
+        self.variants.contains(&variant)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_parse_back() {
+        for (i, f) in FAULTS.iter().enumerate() {
+            assert_eq!(Fault::parse(f.name).unwrap(), Fault::ALL[i]);
+            assert!(crate::checks::find(f.caught_by).is_some(), "fault `{}` names no check", f.name);
+        }
+        for (i, v) in VARIANTS.iter().enumerate() {
+            assert_eq!(Variant::parse(v.name).unwrap(), Variant::ALL[i]);
+        }
+        assert_eq!(Fault::ALL.len(), FAULTS.len());
+        assert_eq!(Variant::ALL.len(), VARIANTS.len());
+    }
+
+    #[test]
+    fn every_check_of_a_response_has_a_fault() {
+        // These two judge the request the harness sent, which no server fault can change.
+        let request_side = ["request_schema", "request_path"];
+        for check in crate::checks::CHECKS.iter().filter(|c| !request_side.contains(&c.name)) {
+            assert!(FAULTS.iter().any(|f| f.caught_by == check.name), "no fault trips `{}`", check.name);
+        }
+    }
+
+    #[test]
+    fn unknown_names_list_the_valid_ones() {
+        let err = Behaviour::new(Some("nope"), &[]).unwrap_err().to_string();
+        assert!(err.contains("`nope`") && err.contains("status-201"), "{err}");
+        let err = Behaviour::new(None, &["nah".into()]).unwrap_err().to_string();
+        assert!(err.contains("`nah`") && err.contains("max-batch-50"), "{err}");
+    }
+}

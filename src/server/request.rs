@@ -1,0 +1,213 @@
+//! Reading a batch request the way the contract says, rule by rule, into an action and its ids,
+//! or into the reason it is refused (which names the field).
+//!
+//! Order, first failure wins: `Content-Type`, `X-App-UserId`, body size, JSON, object, `action`,
+//! `asset_ids`, `params`, then the variants' extra limits.
+
+use serde_json::Value;
+
+use super::catalogue::{Behaviour, Fault, Variant};
+use super::incoming::Incoming;
+use super::store::Action;
+
+/// Bodies above this are refused before parsing (the contract states no limit; a reference
+/// server that buffers whole bodies needs one).
+pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Batches above this are refused under the `max-batch-50` variant.
+const VARIANT_MAX_BATCH: usize = 50;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Batch {
+    pub action: Action,
+    /// As requested, repeats included.
+    pub ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// 400 with this message.
+    Invalid(String),
+    /// 500: only the `malformed-json-500` fault answers this way.
+    Internal,
+}
+
+pub(crate) fn read_batch(req: &Incoming, behaviour: &Behaviour) -> Result<Batch, Refused> {
+    let invalid = |msg: String| Err(Refused::Invalid(msg));
+    if !behaviour.broken(Fault::AcceptWrongContentType) {
+        match req.header("content-type") {
+            None => return invalid("`Content-Type` is missing; it must be application/json".into()),
+            Some(ct) if !is_json(ct) => {
+                return invalid(format!("`Content-Type` must be application/json; got {ct:?}"));
+            }
+            Some(_) => {}
+        }
+    }
+    if !behaviour.broken(Fault::AcceptChineseUserId) {
+        let user_ids = req.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("x-app-userid"));
+        if user_ids.into_iter().any(|(_, v)| v.chars().any(is_han)) {
+            return invalid("`X-App-UserId` must not contain Chinese characters".into());
+        }
+    }
+    if req.body.len() > MAX_BODY_BYTES {
+        return invalid(format!("body is {} bytes; this server accepts at most {MAX_BODY_BYTES}", req.body.len()));
+    }
+    let body: Value = match serde_json::from_slice(&req.body) {
+        Ok(v) => v,
+        Err(_) if behaviour.broken(Fault::MalformedJson500) => return Err(Refused::Internal),
+        Err(e) => return invalid(format!("body is not JSON: {e}")),
+    };
+    let Value::Object(fields) = body else {
+        if behaviour.broken(Fault::AcceptNonObjectBody) {
+            return Ok(Batch { action: Action::Share, ids: vec![] });
+        }
+        return invalid(format!("body must be a JSON object; got {}", kind(&body)));
+    };
+    if behaviour.chose(Variant::RejectUnknownFields) {
+        if let Some(extra) = fields.keys().find(|k| !["action", "asset_ids", "params"].contains(&k.as_str())) {
+            return invalid(format!("unknown field `{extra}`; only `action`, `asset_ids` and `params` are accepted"));
+        }
+    }
+    let action = match fields.get("action") {
+        None if behaviour.broken(Fault::AcceptMissingAction) => Action::Share,
+        None => return invalid("`action` is missing".into()),
+        Some(v) => match v.as_str().and_then(Action::parse) {
+            Some(a) => a,
+            None if behaviour.broken(Fault::AcceptUnknownAction) => Action::Share,
+            None => {
+                let seen = match v.as_str() {
+                    Some(s) => format!("{s:?}"),
+                    None => kind(v).to_string(),
+                };
+                return invalid(format!("`action` must be one of {}; got {seen}", Action::NAMES.join(", ")));
+            }
+        },
+    };
+    let ids = match fields.get("asset_ids") {
+        None if behaviour.broken(Fault::AcceptMissingAssetIds) => vec![],
+        None => return invalid("`asset_ids` is missing".into()),
+        Some(Value::Array(items)) => read_ids(items, behaviour)?,
+        Some(other) => return invalid(format!("`asset_ids` must be an array of strings; got {}", kind(other))),
+    };
+    match fields.get("params") {
+        None | Some(Value::String(_)) => {}
+        Some(_) if behaviour.broken(Fault::AcceptNonStringParams) => {}
+        Some(other) => return invalid(format!("`params` must be a string; got {}", kind(other))),
+    }
+    if ids.is_empty() && behaviour.chose(Variant::RejectEmptyBatch) {
+        return invalid("`asset_ids` is empty; name at least one asset".into());
+    }
+    if ids.len() > VARIANT_MAX_BATCH && behaviour.chose(Variant::MaxBatch50) {
+        return invalid(format!("`asset_ids` has {} ids; at most {VARIANT_MAX_BATCH} per batch", ids.len()));
+    }
+    if !ids.is_empty() && behaviour.broken(Fault::RejectValidBatches) {
+        return invalid("`asset_ids` refused".into());
+    }
+    Ok(Batch { action, ids })
+}
+
+fn read_ids(items: &[Value], behaviour: &Behaviour) -> Result<Vec<String>, Refused> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| match item {
+            Value::String(s) => Ok(s.clone()),
+            other if behaviour.broken(Fault::AcceptNonStringIds) => Ok(other.to_string()),
+            other => Err(Refused::Invalid(format!("`asset_ids[{i}]` must be a string; got {}", kind(other)))),
+        })
+        .collect()
+}
+
+/// `application/json`, any parameters, any case.
+fn is_json(content_type: &str) -> bool {
+    content_type.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json")
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Whether `c` is of the Han script (what the request header schema's `\p{Han}` matches): the
+/// CJK ideograph blocks, radicals and the few Han marks among CJK symbols.
+pub(crate) fn is_han(c: char) -> bool {
+    matches!(c as u32,
+        0x2E80..=0x2E99 | 0x2E9B..=0x2EF3 | 0x2F00..=0x2FD5 | 0x3005 | 0x3007 | 0x3021..=0x3029
+        | 0x3038..=0x303B | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFA6D | 0xFA70..=0xFAD9
+        | 0x16FE2 | 0x16FE3 | 0x16FF0 | 0x16FF1 | 0x20000..=0x2A6DF | 0x2A700..=0x2EBEF
+        | 0x2EBF0..=0x2EE5F | 0x2F800..=0x2FA1D | 0x30000..=0x323AF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(content_type: &str, body: &str) -> Incoming {
+        Incoming {
+            method: "POST".into(),
+            path: "/v1/p/digital-assets/batch-action".into(),
+            query: None,
+            headers: vec![("content-type".into(), content_type.into())],
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    fn read(body: &str) -> Result<Batch, Refused> {
+        read_batch(&req("application/json", body), &Behaviour::default())
+    }
+
+    fn refusal(body: &str) -> String {
+        match read(body) {
+            Err(Refused::Invalid(msg)) => msg,
+            other => panic!("{body} should be refused, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reads_a_valid_batch_ignoring_unknown_fields() {
+        let b = read(r#"{"action":"DELETE","asset_ids":["a","a",""],"params":"p","x":1}"#).unwrap();
+        assert_eq!(b, Batch { action: Action::Delete, ids: vec!["a".into(), "a".into(), "".into()] });
+        assert_eq!(read(r#"{"action":"SHARE","asset_ids":[]}"#).unwrap().ids.len(), 0);
+    }
+
+    #[test]
+    fn each_rule_names_its_field() {
+        assert!(refusal("{").contains("not JSON"));
+        assert!(refusal("[]").contains("JSON object; got an array"));
+        assert!(refusal(r#"{"asset_ids":[]}"#).contains("`action` is missing"));
+        assert!(refusal(r#"{"action":"DETELTE","asset_ids":[]}"#).contains("\"DETELTE\""));
+        assert!(refusal(r#"{"action":1,"asset_ids":[]}"#).contains("got a number"));
+        assert!(refusal(r#"{"action":"DELETE"}"#).contains("`asset_ids` is missing"));
+        assert!(refusal(r#"{"action":"DELETE","asset_ids":"a"}"#).contains("got a string"));
+        assert!(refusal(r#"{"action":"DELETE","asset_ids":["a",2]}"#).contains("`asset_ids[1]`"));
+        assert!(refusal(r#"{"action":"DELETE","asset_ids":[],"params":null}"#).contains("`params`"));
+    }
+
+    #[test]
+    fn content_type_and_user_id() {
+        let ok = r#"{"action":"DELETE","asset_ids":[]}"#;
+        let b = Behaviour::default();
+        assert!(read_batch(&req("Application/JSON; charset=utf-8", ok), &b).is_ok());
+        assert!(
+            matches!(read_batch(&req("text/plain", ok), &b), Err(Refused::Invalid(m)) if m.contains("Content-Type"))
+        );
+        let mut r = req("application/json", ok);
+        r.headers.push(("x-app-userid".into(), "user-用户".into()));
+        assert!(matches!(read_batch(&r, &b), Err(Refused::Invalid(m)) if m.contains("X-App-UserId")));
+        r.headers.pop();
+        r.headers.push(("x-app-userid".into(), "ユーザー-사용자-é".into()));
+        assert!(read_batch(&r, &b).is_ok(), "kana, hangul and accents are not Chinese characters");
+    }
+
+    #[test]
+    fn han_ranges() {
+        assert!("用户〇𠀀々".chars().all(is_han));
+        assert!(!"aゆ한。".chars().any(is_han));
+    }
+}
