@@ -169,7 +169,7 @@ pub fn judge(contract: &Contract, recordings: &[Recording]) -> Verdict {
                 violations: &violations,
                 exchange: x,
                 seed: None,
-                reproduce: Some(curl_line(&x.request)),
+                reproduce: Some(reproduction(&x.request, contract)),
             }));
         }
     }
@@ -202,6 +202,18 @@ pub fn judge(contract: &Contract, recordings: &[Recording]) -> Verdict {
     // (echoed in a body, in a query string), so every credential seen is masked everywhere.
     let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
     Verdict { transcript: redact_text(&out, &secret_refs), exchanges, diverging }
+}
+
+/// The curl line. A recording that kept no `Content-Type` (the published page prints none) gets
+/// the contract's, because without one curl would send the body as a form, which is not the
+/// request that was recorded.
+fn reproduction(req: &Request, contract: &Contract) -> String {
+    if req.body.is_empty() || req.headers.get("content-type").is_some() {
+        return curl_line(req);
+    }
+    let mut req = req.clone();
+    req.headers.insert("Content-Type", contract.operation().request.content_type.clone());
+    curl_line(&req)
 }
 
 fn file_line(r: &Recording) -> String {
