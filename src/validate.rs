@@ -191,8 +191,13 @@ pub fn judge(contract: &Contract, recordings: &[Recording]) -> Verdict {
             ));
         }
     }
+    let skipped: usize = recordings.iter().map(|r| r.skipped).sum();
+    let skipped = match skipped {
+        0 => String::new(),
+        n => format!(" ({} of other operations skipped)", plural(n, "HAR entry")),
+    };
     out.push_str(&format!(
-        "\n{} judged: {} conforming, {} diverging\n",
+        "\n{}, {} conform, {} diverge{skipped}\n",
         plural(exchanges, "exchange"),
         exchanges - diverging,
         diverging
@@ -251,7 +256,7 @@ fn secret_values(x: &crate::exchange::Exchange) -> Vec<String> {
 fn plural(n: usize, word: &str) -> String {
     match (n, word) {
         (1, _) => format!("1 {word}"),
-        (_, "entry") => format!("{n} entries"),
+        (_, w) if w.ends_with("entry") => format!("{n} {}entries", &w[..w.len() - "entry".len()]),
         _ => format!("{n} {word}s"),
     }
 }
@@ -291,10 +296,7 @@ mod tests {
     fn conforming_exchanges_give_a_short_transcript() {
         let c = Contract::bundled().unwrap();
         let v = judge(&c, &[recording("a.json", vec![exchange("r1", "tok-secret-1")])]);
-        assert_eq!(
-            v.transcript,
-            "a.json: 1 exchange (JSON exchange form)\n\n1 exchange judged: 1 conforming, 0 diverging\n"
-        );
+        assert_eq!(v.transcript, "a.json: 1 exchange (JSON exchange form)\n\n1 exchange, 1 conform, 0 diverge\n");
         assert_eq!((v.exchanges, v.diverging), (1, 0));
     }
 

@@ -70,7 +70,7 @@ fn the_published_example_has_exactly_its_five_defects() {
 fn the_corrected_example_conforms() {
     let run = validate(&["cases/recorded/published-example-corrected.json"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    assert!(run.stdout.ends_with("\n1 exchange judged: 1 conforming, 0 diverging\n"), "{}", run.stdout);
+    assert!(run.stdout.ends_with("\n1 exchange, 1 conform, 0 diverge\n"), "{}", run.stdout);
     assert!(headlines(&run.stdout).is_empty());
 }
 
@@ -91,14 +91,14 @@ fn the_published_example_as_har_has_the_same_five_defects() {
 fn har_from_real_tools_is_read_and_other_calls_skipped() {
     let run = validate(&["cases/recorded/schemathesis-reference-server.har"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    assert!(run.stdout.contains("4 exchanges judged: 4 conforming, 0 diverging"), "{}", run.stdout);
+    assert!(run.stdout.contains("\n4 exchanges, 4 conform, 0 diverge\n"), "{}", run.stdout);
 
     let run = validate(&["cases/recorded/chrome-console-session.har"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(
         run.stdout,
         "cases/recorded/chrome-console-session.har: 3 exchanges (HAR; 2 entries of other operations skipped)\n\
-         \n3 exchanges judged: 3 conforming, 0 diverging\n"
+         \n3 exchanges, 3 conform, 0 diverge (2 HAR entries of other operations skipped)\n"
     );
 }
 
@@ -112,7 +112,7 @@ fn every_file_is_judged_and_counted_together() {
     assert_eq!(run.code, 1);
     assert_eq!(headlines(&run.stdout).len(), 10);
     assert!(run.stdout.contains("    request_path        2 violations in 2 exchanges\n"), "{}", run.stdout);
-    assert!(run.stdout.ends_with("\n3 exchanges judged: 1 conforming, 2 diverging\n"), "{}", run.stdout);
+    assert!(run.stdout.ends_with("\n3 exchanges, 1 conform, 2 diverge\n"), "{}", run.stdout);
 }
 
 #[test]
