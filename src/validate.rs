@@ -222,22 +222,22 @@ fn reproduction(req: &Request, contract: &Contract) -> String {
 }
 
 fn file_line(r: &Recording) -> String {
-    let rec = r;
-    let judged = rec.exchanges.len();
-    match rec.format {
+    let judged = r.exchanges.len();
+    match r.format {
         Format::Json => format!("{}: {} (JSON exchange form)\n", r.name, plural(judged, "exchange")),
-        Format::Har if rec.skipped == 0 => format!("{}: {} (HAR)\n", r.name, plural(judged, "exchange")),
+        Format::Har if r.skipped == 0 => format!("{}: {} (HAR)\n", r.name, plural(judged, "exchange")),
         Format::Har => format!(
             "{}: {} (HAR; {} of other operations skipped)\n",
             r.name,
             plural(judged, "exchange"),
-            plural(rec.skipped, "entry")
+            plural(r.skipped, "entry")
         ),
     }
 }
 
-/// The values of every credential header of an exchange, and for `Authorization` the part after
-/// the scheme word as well (the part the rendering masks).
+/// The values of every credential header of an exchange; for `Authorization` also the part after
+/// the scheme word (what the rendering masks) and each `Access=`/`Signature=` value in it, which
+/// could be quoted elsewhere on their own.
 fn secret_values(x: &crate::exchange::Exchange) -> Vec<String> {
     let mut headers: Vec<(&str, &str)> = x.request.headers.iter().collect();
     if let Some(h) = x.response().and_then(|r| r.headers.as_ref()) {
@@ -248,6 +248,7 @@ fn secret_values(x: &crate::exchange::Exchange) -> Vec<String> {
         out.push(value.trim().to_string());
         if let Some((_, rest)) = value.trim().split_once(char::is_whitespace) {
             out.push(rest.trim().to_string());
+            out.extend(rest.split(',').filter_map(|part| part.split_once('=')).map(|(_, v)| v.trim().to_string()));
         }
     }
     out
@@ -316,5 +317,21 @@ mod tests {
         assert!(v.transcript.contains("    request_id_unique  1 violation in 1 exchange\n"), "{}", v.transcript);
         assert!(!v.transcript.contains("tok-secret"), "{}", v.transcript);
         assert!(v.transcript.contains("?echo=***"), "{}", v.transcript);
+    }
+
+    #[test]
+    fn parts_of_a_signature_are_masked_wherever_they_appear() {
+        let c = Contract::bundled().unwrap();
+        let mut x = exchange("r1", "unused");
+        x.request.headers.remove("x-auth-token");
+        x.request.headers.insert(
+            "Authorization",
+            "SDK-HMAC-SHA256 Access=AKEXAMPLE1234, SignedHeaders=content-type, Signature=0badc0ffee",
+        );
+        x.request.url = "https://h/v1/digital-assets/batch-action?ak=AKEXAMPLE1234&sig=0badc0ffee".into();
+        let v = judge(&c, &[recording("a.json", vec![x])]);
+        assert_eq!(v.diverging, 1, "{}", v.transcript);
+        assert!(!v.transcript.contains("AKEXAMPLE1234") && !v.transcript.contains("0badc0ffee"), "{}", v.transcript);
+        assert!(v.transcript.contains("Authorization: SDK-HMAC-SHA256 ***"), "{}", v.transcript);
     }
 }
