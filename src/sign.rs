@@ -144,7 +144,11 @@ pub fn sign_request(req: &mut Request, ak: &str, sk: &str, now: DateTime<Utc>) {
             let query = u.query().map(parse_query).unwrap_or_default();
             (host, decode_path(u.path()), query)
         }
-        Err(_) => (String::new(), decode_path(req.path()), vec![]),
+        // A path with an optional query, when the host is not known yet.
+        Err(_) => {
+            let query = req.url.split(['#']).next().and_then(|u| u.split_once('?')).map(|(_, q)| parse_query(q));
+            (String::new(), decode_path(req.path()), query.unwrap_or_default())
+        }
     };
     let sig = sign(ak, sk, &req.method, &host, &path, &query, &req.headers.0, &req.body);
     req.headers.insert("Authorization", sig.authorization);
@@ -359,6 +363,22 @@ mod tests {
         assert_eq!(sig(&unsigned, b"x").authorization, sig(&unsigned, b"y").authorization);
         assert!(sig(&unsigned, b"").canonical_request.ends_with(&hex::encode(Sha256::digest(b""))));
         assert_ne!(sig(&base, b"x").authorization, sig(&base, b"y").authorization);
+    }
+
+    #[test]
+    fn relative_urls_sign_their_query_too() {
+        let now = DateTime::parse_from_rfc3339("2026-11-28T01:02:03Z").unwrap().with_timezone(&Utc);
+        let mut req = Request {
+            method: "GET".into(),
+            url: "/v1/p/a%20b?limit=10&x=%2C#frag".into(),
+            headers: crate::exchange::Headers::default(),
+            body: vec![],
+        };
+        sign_request(&mut req, "AK", "SK", now);
+        let sent: Vec<_> = req.headers.0.iter().filter(|(n, _)| n != "Authorization").cloned().collect();
+        let expected = sign("AK", "SK", "GET", "", "/v1/p/a b", &pairs(&[("limit", "10"), ("x", ",")]), &sent, b"");
+        assert_eq!(req.headers.get("Authorization"), Some(expected.authorization.as_str()));
+        assert_eq!(req.headers.get(DATE_HEADER), Some("20261128T010203Z"));
     }
 
     #[test]
