@@ -75,7 +75,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub seed: Option<u64>,
     /// Generated requests per property case.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 100)]
     pub examples: u32,
     /// Requests in flight at once.
     #[arg(long, default_value_t = 8)]

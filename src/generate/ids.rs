@@ -17,40 +17,48 @@ pub fn is_generated_id(id: &str) -> bool {
     id.starts_with(ID_PREFIX)
 }
 
+/// Random characters that do not shrink: a shorter or "simpler" id would not make a failure any
+/// easier to read, and shrinking them would spend the budget that should drop whole ids.
+fn noise(len: usize) -> BoxedStrategy<String> {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    any::<[u8; 16]>()
+        .no_shrink()
+        .prop_map(move |bytes| (0..len).map(|i| ALPHABET[bytes[i % 16] as usize % ALPHABET.len()] as char).collect())
+        .boxed()
+}
+
 fn unknown() -> BoxedStrategy<String> {
-    "[a-z0-9]{12}".prop_map(|s| format!("{ID_PREFIX}{s}")).boxed()
+    noise(12).prop_map(|s| format!("{ID_PREFIX}{s}")).boxed()
 }
 
 fn long() -> BoxedStrategy<String> {
-    "[a-z0-9]{12}"
-        .prop_flat_map(|s| (Just(s), 200usize..1200))
-        .prop_map(|(s, n)| format!("{ID_PREFIX}{}", s.repeat(n / 12)))
-        .boxed()
+    (noise(12), (200usize..1200).no_shrink()).prop_map(|(s, n)| format!("{ID_PREFIX}{}", s.repeat(n / 12))).boxed()
 }
 
 fn unicode() -> BoxedStrategy<String> {
     let chars = vec!['资', '产', '中', 'é', 'ü', 'ß', 'ñ', 'Ω', 'ж', 'ا', '🙂', '\u{200b}'];
-    ("[a-z0-9]{4}", prop::collection::vec(prop::sample::select(chars), 1..8))
+    (noise(4), prop::collection::vec(prop::sample::select(chars), 1..8).no_shrink())
         .prop_map(|(s, cs)| format!("{ID_PREFIX}{s}{}", cs.into_iter().collect::<String>()))
         .boxed()
 }
 
 fn whitespace() -> BoxedStrategy<String> {
-    ("[a-z0-9]{4}", prop::sample::select(vec![" ", "  ", "\t", " \t "]), "[a-z0-9]{0,4}", prop::bool::ANY)
+    (noise(4), prop::sample::select(vec![" ", "  ", "\t", " \t "]), noise(3), prop::bool::ANY)
+        .no_shrink()
         .prop_map(|(a, ws, b, trailing)| format!("{ID_PREFIX}{a}{ws}{b}{}", if trailing { " " } else { "" }))
         .boxed()
 }
 
-/// The batch sizes to try, small ones more often: edges are at 0 and 1, bugs in the tens,
-/// limits in the hundreds.
-fn sizes(min: usize, max: usize) -> BoxedStrategy<usize> {
+/// Batches of `one`, small ones more often: edges are at 0 and 1, bugs in the tens, limits in the
+/// hundreds. Each branch shrinks by dropping ids, down to `min`.
+fn batches(one: BoxedStrategy<String>, min: usize, max: usize) -> BoxedStrategy<Vec<String>> {
     let small = (min + 3).min(max);
     let mid = (min + 20).min(max);
     prop_oneof![
-        1 => Just(min),
-        3 => min..=small,
-        3 => min..=mid,
-        2 => min..=max,
+        1 => prop::collection::vec(one.clone(), min..=min),
+        3 => prop::collection::vec(one.clone(), min..=small),
+        3 => prop::collection::vec(one.clone(), min..=mid),
+        2 => prop::collection::vec(one, min..=max),
     ]
     .boxed()
 }
@@ -74,13 +82,8 @@ pub fn ids_strategy(spec: &IdsSpec, fixtures: &[String]) -> BoxedStrategy<Value>
         kinds.push((1, unknown()));
     }
     let one = proptest::strategy::Union::new_weighted(kinds).boxed();
-    let repeat_percent = spec.repeat_percent;
-    sizes(spec.min, spec.max)
-        .prop_flat_map(move |n| prop::collection::vec(one.clone(), n))
-        .prop_flat_map(move |ids| {
-            let repeat = prop::bool::weighted(f64::from(repeat_percent) / 100.0);
-            (Just(ids), repeat, prop::collection::vec(any::<Index>(), 1..4))
-        })
+    let repeat = prop::bool::weighted(f64::from(spec.repeat_percent) / 100.0);
+    (batches(one, spec.min, spec.max), repeat, prop::collection::vec(any::<Index>(), 1..4))
         .prop_map(|(mut ids, repeat, picks)| {
             if repeat && !ids.is_empty() {
                 for pick in picks {

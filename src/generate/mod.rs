@@ -52,7 +52,8 @@ pub enum Payload {
 }
 
 /// How a request authenticates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum AuthMode {
     /// With the run's credentials.
     Valid,

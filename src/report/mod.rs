@@ -7,3 +7,5 @@
 pub mod curl;
 pub mod redact;
 pub mod render;
+pub mod json;
+pub mod junit;
