@@ -1,0 +1,157 @@
+//! Safety against real endpoints: nothing destroyed without consent, nothing sent on a dry run,
+//! no secret anywhere in what batchconf prints or writes. A recording server on 127.0.0.1 stands
+//! in for the endpoint and shows what was really sent.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const TOKEN: &str = "tok-VERY-secret-4242";
+const AK: &str = "AKSECRETACCESS00042";
+const SK: &str = "sk-VERY-secret-key-0042";
+const FIXTURES: &[&str] = &["prod-asset-1", "prod-asset-2", "prod-asset-3"];
+
+/// Answers every request with a conformant 400, and records it.
+async fn recording_server() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(
+            ResponseTemplate::new(400).insert_header("X-Request-Id", "rec").set_body_json(
+                serde_json::json!({"error_code": "MSS.00000002", "error_msg": "refused by the recorder"}),
+            ),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+fn batchconf(server: &MockServer, extra: &[&str]) -> Output {
+    let fixtures = FIXTURES.join(",");
+    let uri = server.uri();
+    let mut args = vec![
+        "run",
+        "--target",
+        &uri,
+        "--project-id",
+        "proj",
+        "--token",
+        TOKEN,
+        "--ak",
+        AK,
+        "--sk",
+        SK,
+        "--fixture-assets",
+        &fixtures,
+        "--examples",
+        "8",
+        "--seed",
+        "3",
+    ];
+    args.extend_from_slice(extra);
+    Command::new(env!("CARGO_BIN_EXE_batchconf")).args(&args).env_remove("BATCHCONF_TARGET").output().unwrap()
+}
+
+/// Every asset id of every batch request the server received.
+async fn sent_batches(server: &MockServer) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    for r in server.received_requests().await.unwrap_or_default() {
+        let Ok(body) = serde_json::from_slice::<Value>(&r.body) else { continue };
+        let action = body.get("action").and_then(Value::as_str).unwrap_or_default().to_string();
+        let ids = body
+            .get("asset_ids")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        out.push((action, ids));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nothing_destroyed_and_only_fixtures_named() {
+    let server = recording_server().await;
+    let run = tokio::task::block_in_place(|| batchconf(&server, &[]));
+    assert!(!String::from_utf8_lossy(&run.stderr).contains("panicked"));
+    let batches = sent_batches(&server).await;
+    assert!(batches.len() > 20, "the run sent too little to prove anything: {}", batches.len());
+    let mut fixture_seen = false;
+    for (action, ids) in &batches {
+        for id in ids {
+            let is_fixture = FIXTURES.contains(&id.as_str());
+            fixture_seen |= is_fixture;
+            assert!(is_fixture || id.starts_with("bcf-"), "`{id}` is neither a fixture nor a made-up id");
+            assert!(
+                !(is_fixture && action == "DELETE_FORCE"),
+                "DELETE_FORCE sent to fixture `{id}` without --allow-destructive"
+            );
+        }
+    }
+    assert!(fixture_seen, "fixtures were never used");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        stdout.contains("sequence::force-delete-is-final: sends DELETE_FORCE"),
+        "the summary must say why it skipped:\n{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dry_run_sends_nothing() {
+    let server = recording_server().await;
+    let run = tokio::task::block_in_place(|| batchconf(&server, &["--dry-run"]));
+    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.matches("curl ").count() > 20, "{stdout}");
+    assert!(server.received_requests().await.unwrap_or_default().is_empty(), "a dry run sent requests");
+    for secret in [TOKEN, AK, SK] {
+        assert!(!stdout.contains(secret), "`{secret}` printed by a dry run");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_secret_in_output_or_reports() {
+    let server = recording_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let json = dir.path().join("report.json");
+    let run = tokio::task::block_in_place(|| {
+        batchconf(&server, &["--junit", junit.to_str().unwrap(), "--report-json", json.to_str().unwrap()])
+    });
+    assert_eq!(run.status.code(), Some(1), "the recorder refuses everything, so the run diverges");
+    // The signatures the target saw: none may appear either.
+    let signatures: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| {
+            r.headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|a| a.split("Signature=").nth(1))
+                .map(str::to_string)
+        })
+        .collect();
+    assert!(!signatures.is_empty());
+    let texts = [
+        String::from_utf8_lossy(&run.stdout).to_string(),
+        String::from_utf8_lossy(&run.stderr).to_string(),
+        std::fs::read_to_string(&junit).unwrap(),
+        std::fs::read_to_string(&json).unwrap(),
+    ];
+    for (i, text) in texts.iter().enumerate() {
+        for secret in [TOKEN, AK, SK] {
+            assert!(!text.contains(secret), "`{secret}` appears in output #{i}");
+        }
+        for sig in &signatures {
+            assert!(!text.contains(sig.as_str()), "a signature appears in output #{i}");
+        }
+    }
+    // The JUnit report parses as JUnit: one test case per trial.
+    let xml = &texts[2];
+    assert!(xml.starts_with("<?xml") && xml.contains("<testsuites") && xml.matches("<testcase").count() >= 10, "{xml}");
+    let report: Value = serde_json::from_str(&texts[3]).unwrap();
+    assert_eq!(report["format"], "batchconf-report/1");
+    assert!(!report["divergences"].as_array().unwrap().is_empty());
+}

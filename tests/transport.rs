@@ -1,0 +1,153 @@
+//! A target that hangs, resets, lies about lengths, streams without end, or answers garbage:
+//! each is reported as a divergence of that request, never a hang, a panic or unbounded memory;
+//! an unreachable target is exit 3 at once. Every server here is on 127.0.0.1.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Serves every connection with `answer` on its own thread, forever (the test process ends it).
+fn misbehaving(answer: fn(TcpStream)) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || answer(stream));
+        }
+    });
+    port
+}
+
+/// Reads the request head (enough for these servers: they answer before the body matters).
+fn read_head(s: &mut TcpStream) {
+    let mut buf = [0u8; 8192];
+    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+    let _ = s.read(&mut buf);
+}
+
+/// Runs the binary with a deadline: a harness that hangs fails the test instead of hanging it.
+fn batchconf(args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_batchconf"))
+        .args(args)
+        .env_remove("BATCHCONF_TARGET")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("batchconf did not finish: {}", String::from_utf8_lossy(&out.stdout));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn run_against(port: u16) -> (i32, String, String) {
+    let target = format!("http://127.0.0.1:{port}");
+    let out = batchconf(&[
+        "run",
+        "--target",
+        &target,
+        "--project-id",
+        "p",
+        "--token",
+        "tok-secret-1234",
+        "--timeout-ms",
+        "1000",
+        "--seed",
+        "1",
+        "example::published-example-corrected",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stdout.contains("tok-secret-1234") && !stderr.contains("tok-secret-1234"), "the token leaked");
+    (out.status.code().unwrap_or(-1), stdout, stderr)
+}
+
+fn assert_diverges(port: u16, check: &str) {
+    let (code, stdout, stderr) = run_against(port);
+    assert_eq!(code, 1, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains(&format!("{check} at")), "expected `{check}` in:\n{stdout}");
+}
+
+#[test]
+fn a_hanging_target_is_a_timeout_divergence() {
+    let port = misbehaving(|mut s| {
+        read_head(&mut s);
+        std::thread::sleep(Duration::from_secs(300));
+    });
+    assert_diverges(port, "connection");
+}
+
+#[test]
+fn a_reset_connection_is_a_divergence() {
+    let port = misbehaving(|mut s| {
+        read_head(&mut s);
+        // Closing with unread data makes the kernel send a reset.
+        drop(s);
+    });
+    assert_diverges(port, "connection");
+}
+
+#[test]
+fn an_endless_body_is_cut_off() {
+    let port = misbehaving(|mut s| {
+        read_head(&mut s);
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
+        let chunk = format!("{:x}\r\n{}\r\n", 65536, "x".repeat(65536));
+        while s.write_all(chunk.as_bytes()).is_ok() {}
+    });
+    assert_diverges(port, "connection");
+}
+
+#[test]
+fn a_wrong_content_length_is_a_divergence() {
+    let port = misbehaving(|mut s| {
+        read_head(&mut s);
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Request-Id: r1\r\nContent-Length: 1000\r\n\r\n{\"results\":[]}");
+        let _ = s.flush();
+        // Closing before the promised bytes arrive.
+    });
+    assert_diverges(port, "connection");
+}
+
+#[test]
+fn an_answer_that_is_not_http_is_a_divergence() {
+    let port = misbehaving(|mut s| {
+        read_head(&mut s);
+        let _ = s.write_all(b"SSH-2.0-OpenSSH_9.6\r\n\r\n");
+    });
+    assert_diverges(port, "connection");
+}
+
+#[test]
+fn invalid_utf8_is_a_body_that_is_not_json() {
+    let port = misbehaving(|mut s| {
+        read_head(&mut s);
+        let body: &[u8] = b"{\"results\": [\xff\xfe]}";
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Request-Id: r-utf8\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let _ = s.write_all(head.as_bytes());
+        let _ = s.write_all(body);
+    });
+    assert_diverges(port, "response_schema");
+}
+
+#[test]
+fn an_unreachable_target_is_exit_3_at_once() {
+    // Nothing listens on a port we bound and released.
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (code, _, stderr) = run_against(port);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("unreachable"), "{stderr}");
+}
