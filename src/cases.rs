@@ -43,15 +43,23 @@ impl Case {
         }
     }
 
-    /// Does the case act on existing assets (so it needs fixtures)?
+    /// Can the case only run with existing assets? (A property that mixes fixtures into its
+    /// batches runs without them too, on made-up ids only.)
     pub fn needs_fixtures(&self) -> bool {
         match &self.body {
             CaseBody::Example(e) => mentions_fixture(&e.request),
+            CaseBody::Sequence(_) => true,
+            CaseBody::Property(_) | CaseBody::Negative(_) | CaseBody::Auth(_) => false,
+        }
+    }
+
+    /// Does the case act on existing assets when it has some?
+    pub fn uses_fixtures(&self) -> bool {
+        match &self.body {
             CaseBody::Property(p) => {
                 p.overrides.values().any(|o| matches!(o, Override::Ids(ids) if ids.fixture_weight > 0))
             }
-            CaseBody::Sequence(_) => true,
-            CaseBody::Negative(_) | CaseBody::Auth(_) => false,
+            _ => self.needs_fixtures(),
         }
     }
 
@@ -488,6 +496,6 @@ mod tests {
         let c = load(r#"{"kind": "sequence", "steps": [{"action": "DELETE_FORCE", "ids": ["$f0", "$f2"]}, {"observe": "$f1", "states": ["X"]}]}"#).unwrap();
         let CaseBody::Sequence(s) = &c.body else { panic!() };
         assert_eq!(s.fixtures_needed(), 3);
-        assert!(c.destructive() && c.needs_fixtures());
+        assert!(c.destructive() && c.needs_fixtures() && c.uses_fixtures());
     }
 }

@@ -115,7 +115,7 @@ impl Engine {
         let case = &unit.case;
         if let Some((strategy, n, expect)) = self.generator(unit)? {
             // Properties may act on pool fixtures; no sequence may change them meanwhile.
-            let _shared = self.lock_shared(if case.needs_fixtures() { &self.pool } else { &[] }).await;
+            let _shared = self.lock_shared(if case.uses_fixtures() { &self.pool } else { &[] }).await;
             return Ok(self.generated(unit, strategy, n, expect).await);
         }
         match &case.body {

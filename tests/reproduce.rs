@@ -1,0 +1,130 @@
+//! Reproductions hold: the same seed sends the same requests, a failure's `curl` line shows the
+//! failure again, and `replay` re-checks a saved report against any target. Servers are
+//! `batchconf serve` processes on 127.0.0.1.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+
+const TOKEN: &str = "replay-token-7777";
+
+/// A `batchconf serve` process, stopped when dropped.
+struct Serve {
+    child: Child,
+    url: String,
+}
+
+impl Serve {
+    fn start(extra: &[&str]) -> Serve {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_batchconf"))
+            .args(["serve", "--port", "0", "--token", TOKEN, "--fixtures", "f1,f2"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        let url = first.trim().rsplit(' ').next().unwrap().to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "{first}");
+        Serve { child, url }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn batchconf(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_batchconf"))
+        .args(args)
+        .env_remove("BATCHCONF_TARGET")
+        .env("BATCHCONF_TOKEN", TOKEN)
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+#[test]
+fn the_same_seed_sends_the_same_requests() {
+    let run = |seed: &str| {
+        let o =
+            batchconf(&["run", "--target", "https://api.example", "--project-id", "p", "--seed", seed, "--dry-run"]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    let (a, b, c) = (run("42"), run("42"), run("43"));
+    assert!(a.matches("curl ").count() > 100, "{a}");
+    assert_eq!(a, b, "the same seed must send the same requests, byte for byte");
+    assert_ne!(a, c);
+}
+
+#[test]
+fn a_failures_curl_line_reproduces_it() {
+    let server = Serve::start(&["--fault", "bad-ret-status"]);
+    let o = batchconf(&[
+        "run",
+        "--target",
+        &server.url,
+        "--project-id",
+        "p",
+        "--seed",
+        "1",
+        "--fixture-assets",
+        "f1,f2",
+        "property::ordinary-batches",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let curl = out.lines().map(str::trim).find(|l| l.starts_with("curl ")).expect("a curl line");
+    let again = Command::new("sh").arg("-c").arg(curl).env("BATCHCONF_TOKEN", TOKEN).output().unwrap();
+    let answer = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.contains("\"SUCESS\""),
+        "the curl line did not reproduce the failure:\n{answer}"
+    );
+}
+
+#[test]
+fn replay_rechecks_a_report_against_any_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let broken = Serve::start(&["--fault", "drop-last-id"]);
+    let o = batchconf(&[
+        "run",
+        "--target",
+        &broken.url,
+        "--project-id",
+        "p",
+        "--seed",
+        "9",
+        "--fixture-assets",
+        "f1,f2",
+        "--report-json",
+        report.to_str().unwrap(),
+        "property::ordinary-batches",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+
+    // Against the same broken server the failure is there again…
+    let again = batchconf(&["replay", report.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again));
+    assert!(text(&again).contains("batch_ids_answered at"), "{}", text(&again));
+    // …against a fixed one it is gone.
+    let fixed = Serve::start(&[]);
+    let ok = batchconf(&["replay", report.to_str().unwrap(), "--target", &fixed.url]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    assert!(text(&ok).contains("conforms now: property::ordinary-batches"), "{}", text(&ok));
+
+    // A file that is not a report is a setup error naming it.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"format\": \"something-else\"}").unwrap();
+    let o = batchconf(&["replay", bad.to_str().unwrap(), "--target", &fixed.url]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("bad.json"), "{}", text(&o));
+}
