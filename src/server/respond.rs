@@ -100,20 +100,20 @@ impl Router {
         )
     }
 
-    fn authenticate(&self, req: &Incoming) -> Result<(), Reply> {
+    /// The answer to a request that did not authenticate; `None` lets it in.
+    fn refusal(&self, req: &Incoming) -> Option<Reply> {
         let shared = &self.0;
-        shared.credentials.check(req, chrono::Utc::now(), &shared.behaviour).map_err(|refusal: Refusal| {
-            let status = if shared.behaviour.broken(Fault::Auth401) { 401 } else { 400 };
-            let mut reply = Reply::error(status, "MSS.00000001", "Unauthorized");
-            reply.note = Some(refusal.to_string());
-            reply
-        })
+        let refusal: Refusal = shared.credentials.check(req, chrono::Utc::now(), &shared.behaviour).err()?;
+        let status = if shared.behaviour.broken(Fault::Auth401) { 401 } else { 400 };
+        let mut reply = Reply::error(status, "MSS.00000001", "Unauthorized");
+        reply.note = Some(refusal.to_string());
+        Some(reply)
     }
 
     fn batch(&self, req: &Incoming) -> Reply {
         let shared = &self.0;
         let behaviour = &shared.behaviour;
-        if let Err(reply) = self.authenticate(req) {
+        if let Some(reply) = self.refusal(req) {
             return reply;
         }
         let batch = match read_batch(req, behaviour) {
@@ -134,7 +134,7 @@ impl Router {
     }
 
     fn lookup(&self, req: &Incoming, id: &str) -> Reply {
-        if let Err(reply) = self.authenticate(req) {
+        if let Some(reply) = self.refusal(req) {
             return reply;
         }
         match self.0.store.get(id) {
