@@ -151,3 +151,17 @@ fn an_unreachable_target_is_exit_3_at_once() {
     assert_eq!(code, 3, "{stderr}");
     assert!(stderr.contains("unreachable"), "{stderr}");
 }
+
+#[test]
+fn throttling_is_not_a_divergence() {
+    let port = misbehaving(|mut s| {
+        read_head(&mut s);
+        let body = r#"{"error_code":"APIGW.0308","error_msg":"too many requests"}"#;
+        let head = format!("HTTP/1.1 429 Too Many Requests\r\nRetry-After: 0\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len());
+        let _ = s.write_all(head.as_bytes());
+        let _ = s.write_all(body.as_bytes());
+    });
+    let (code, stdout, stderr) = run_against(port);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("answered 429 and retried") && stdout.contains("were not judged"), "{stdout}");
+}

@@ -53,6 +53,8 @@ pub struct Engine {
     /// Fixture ids per sequence case name.
     pub sequence_fixtures: BTreeMap<String, Vec<String>>,
     locks: HashMap<String, Arc<tokio::sync::RwLock<()>>>,
+    /// Answers left unjudged because they were still 429 after retries.
+    pub unjudged: std::sync::atomic::AtomicU64,
 }
 
 impl Engine {
@@ -85,6 +87,7 @@ impl Engine {
             pool,
             sequence_fixtures,
             locks,
+            unjudged: 0.into(),
         }
     }
 
@@ -212,6 +215,11 @@ impl Engine {
 
     /// Judges an exchange with every check the case asks for.
     pub fn judge(&self, case: &Case, exchange: &Exchange, expect: &Expect, label: &str) -> Vec<Violation> {
+        // Still 429 after the transport's retries: the endpoint's quota, not its contract.
+        if exchange.response().is_some_and(|r| r.status == 429) {
+            self.unjudged.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return vec![];
+        }
         let ctx = Context::new(&self.contract, exchange, expect, &self.run, label);
         checks::run_all(&ctx, case.checks.as_deref())
     }

@@ -233,6 +233,12 @@ impl Suite {
                 out.push_str(&format!(" ({throttled} answered 429 and retried: throttling, not a divergence)"));
             }
             out.push('\n');
+            let unjudged = engine.unjudged.load(std::sync::atomic::Ordering::Relaxed);
+            if unjudged > 0 {
+                out.push_str(&format!(
+                    "WARNING: {unjudged} answer(s) were still 429 after retries and were not judged: lower `--rate`\n"
+                ));
+            }
         }
         out.push_str(&format!(
             "seed: {} (the same requests again: `--seed {}`)\n",
