@@ -83,7 +83,7 @@ mod tests {
         let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
         let encode =
             |text: &str| percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string();
-        let path = s(&v["path"]).split('/').map(|seg| encode(seg)).collect::<Vec<_>>().join("/");
+        let path = s(&v["path"]).split('/').map(&encode).collect::<Vec<_>>().join("/");
         let query: Vec<String> = v["query"]
             .as_array()
             .map(|pairs| pairs.iter().map(|p| format!("{}={}", encode(&s(&p[0])), encode(&s(&p[1])))).collect())
