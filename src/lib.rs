@@ -5,18 +5,18 @@
 //! [`checks`], and divergences are reported. [`validate`] judges recorded exchanges instead;
 //! [`server`] is the bundled reference implementation; [`sign`] is AK/SK signing for both sides.
 
+pub mod cases;
 pub mod checks;
 pub mod cli;
 pub mod contract;
 pub mod error;
 pub mod exchange;
+pub mod generate;
 pub mod list;
+pub mod record;
+pub mod report;
 pub mod runner;
+pub mod send;
 pub mod server;
 pub mod sign;
 pub mod validate;
-pub mod cases;
-pub mod generate;
-pub mod send;
-pub mod record;
-pub mod report;

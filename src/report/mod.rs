@@ -5,7 +5,7 @@
 //! with a committed transcript.
 
 pub mod curl;
-pub mod redact;
-pub mod render;
 pub mod json;
 pub mod junit;
+pub mod redact;
+pub mod render;
