@@ -42,14 +42,11 @@ pub(crate) fn run(store: &Store, batch: &Batch, behaviour: &Behaviour) -> Value 
     for (id, outcome) in unique.iter().zip(&outcomes) {
         let failure = outcome.err();
         let shared = failure.is_none() || !behaviour.chose(Variant::GroupPerFailedId);
-        let group = match groups.iter().position(|g| shared && g.failure == failure) {
-            Some(i) => &mut groups[i],
-            None => {
-                groups.push(Group { failure, ids: vec![] });
-                groups.last_mut().expect("just pushed")
-            }
-        };
-        group.ids.extend(std::iter::repeat_n(id.to_string(), times(id)));
+        let listed = std::iter::repeat_n(id.to_string(), times(id));
+        match groups.iter_mut().find(|g| shared && g.failure == failure) {
+            Some(group) => group.ids.extend(listed),
+            None => groups.push(Group { failure, ids: listed.collect() }),
+        }
     }
     plant_faults(&mut groups, &batch.ids, unique.len(), behaviour);
     let results: Vec<Value> = groups.iter().map(|g| render(g, behaviour)).collect();
