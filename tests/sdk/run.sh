@@ -26,46 +26,16 @@ if ! "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.vers
     "$venv/bin/pip" install --quiet --disable-pip-version-check "huaweicloudsdkmetastudio==$SDK_VERSION"
 fi
 
-(cd "$root" && cargo build --quiet --bin batchconf)
-bin="$target/debug/batchconf"
-
 export BATCHCONF_AK="bcf-interop-ak"
 export BATCHCONF_SK="bcf-interop-sk-$RANDOM$RANDOM"
 export BATCHCONF_FIXTURE="interop-asset-1"
 
-log="$(mktemp)"
-out="$(mktemp)"
-"$bin" serve --port 0 --ak "$BATCHCONF_AK" --sk "$BATCHCONF_SK" --fixtures "$BATCHCONF_FIXTURE" "$@" >"$out" 2>"$log" &
-server=$!
-cleanup() {
-    kill "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-    rm -f "$log" "$out"
-}
-trap cleanup EXIT
-
-# The first stdout line is `batchconf serve listening on http://127.0.0.1:PORT`.
-url=""
-for _ in $(seq 1 100); do
-    line="$(head -n 1 "$out" 2>/dev/null || true)"
-    if [[ "$line" == "batchconf serve listening on "* ]]; then
-        url="${line#batchconf serve listening on }"
-        break
-    fi
-    if ! kill -0 "$server" 2>/dev/null; then
-        break
-    fi
-    sleep 0.1
-done
-if [[ -z "$url" ]]; then
-    echo "sdk interop: the server did not start; its log:" >&2
-    cat "$log" >&2
-    exit 1
-fi
+tool="sdk interop"
+# shellcheck source=../support/serve.sh
+source "$root/tests/support/serve.sh" --ak "$BATCHCONF_AK" --sk "$BATCHCONF_SK" --fixtures "$BATCHCONF_FIXTURE" "$@"
 
 export BATCHCONF_URL="$url"
 if ! "$venv/bin/python" "$here/interop.py"; then
-    echo "sdk interop: server log:" >&2
-    cat "$log" >&2
+    server_log
     exit 1
 fi
