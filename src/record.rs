@@ -149,7 +149,7 @@ impl<'a> Node<'a> {
     }
 }
 
-/// batchconf's JSON exchange form (see `docs/validate.md`).
+/// batchconf's JSON exchange form (see the README).
 mod json_form {
     use super::*;
 

@@ -6,7 +6,7 @@
 //! start it in-process ([`RefServer::start`]); `batchconf serve` runs it standalone. With a
 //! planted fault ([`FAULTS`]) it breaks exactly one rule, so the harness can prove each check
 //! trips; with a variant ([`VARIANTS`]) it makes another conformant choice where the contract is
-//! silent, so the harness can prove no check invents a rule. `docs/server.md` documents it all.
+//! silent, so the harness can prove no check invents a rule. The README documents it all.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), batchconf::error::SetupError> {
