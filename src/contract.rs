@@ -300,6 +300,18 @@ pub fn fill_path(template: &str, params: &[(&str, &str)]) -> String {
 pub const SEGMENT: &percent_encoding::AsciiSet =
     &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
+/// A short name of a JSON value's type, for "expected a string, found a number".
+pub fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 fn read_json(path: &Path) -> Result<Value, SetupError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| SetupError::Contract { file: path.display().to_string(), reason: e.to_string() })?;

@@ -8,6 +8,7 @@
 
 use std::path::Path;
 
+use crate::contract::json_kind as kind;
 use serde_json::{Map, Value};
 
 use crate::error::SetupError;
@@ -66,18 +67,6 @@ fn syntax_error(e: &serde_json::Error) -> String {
     let suffix = format!(" at line {} column {}", e.line(), e.column());
     let message = message.strip_suffix(&suffix).unwrap_or(&message);
     format!("not JSON: {message} (line {}, column {})", e.line(), e.column())
-}
-
-/// A short name of a JSON value's type, for "expected a string, found a number".
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// Walks a JSON document with the path so far, so every error says where it is.

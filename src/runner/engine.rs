@@ -435,28 +435,26 @@ impl Engine {
         vec![]
     }
 
-    async fn lock_shared(&self, ids: &[String]) -> Vec<tokio::sync::OwnedRwLockReadGuard<()>> {
+    /// The locks of these fixtures, in one global order so that no two trials deadlock.
+    fn locks_of(&self, ids: &[String]) -> Vec<Arc<tokio::sync::RwLock<()>>> {
         let mut sorted: Vec<&String> = ids.iter().collect();
         sorted.sort();
         sorted.dedup();
+        sorted.into_iter().filter_map(|id| self.locks.get(id).cloned()).collect()
+    }
+
+    async fn lock_shared(&self, ids: &[String]) -> Vec<tokio::sync::OwnedRwLockReadGuard<()>> {
         let mut guards = Vec::new();
-        for id in sorted {
-            if let Some(l) = self.locks.get(id) {
-                guards.push(l.clone().read_owned().await);
-            }
+        for lock in self.locks_of(ids) {
+            guards.push(lock.read_owned().await);
         }
         guards
     }
 
     async fn lock_exclusive(&self, ids: &[String]) -> Vec<tokio::sync::OwnedRwLockWriteGuard<()>> {
-        let mut sorted: Vec<&String> = ids.iter().collect();
-        sorted.sort();
-        sorted.dedup();
         let mut guards = Vec::new();
-        for id in sorted {
-            if let Some(l) = self.locks.get(id) {
-                guards.push(l.clone().write_owned().await);
-            }
+        for lock in self.locks_of(ids) {
+            guards.push(lock.write_owned().await);
         }
         guards
     }

@@ -4,6 +4,7 @@
 //! Order, first failure wins: `Content-Type`, `X-App-UserId`, body size, JSON, object, `action`,
 //! `asset_ids`, `params`, then the variants' extra limits.
 
+use crate::contract::json_kind as kind;
 use serde_json::Value;
 
 use super::catalogue::{Behaviour, Fault, Variant};
@@ -121,17 +122,6 @@ fn read_ids(items: &[Value], behaviour: &Behaviour) -> Result<Vec<String>, Refus
 /// `application/json`, any parameters, any case.
 fn is_json(content_type: &str) -> bool {
     content_type.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json")
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// Whether `c` is of the Han script (what the request header schema's `\p{Han}` matches): the
