@@ -249,12 +249,22 @@ impl<'a> Context<'a> {
     }
 }
 
-/// Runs every check (or the named ones) on one exchange.
+/// Runs every check (or the named ones) on one exchange. A check that crashes is reported as a
+/// violation of its own, so one broken check cannot hide what the others found.
 pub fn run_all(ctx: &Context, only: Option<&[String]>) -> Vec<Violation> {
     CHECKS
         .iter()
         .filter(|c| only.is_none_or(|names| names.iter().any(|n| n == c.name)))
-        .flat_map(|c| (c.run)(ctx))
+        .flat_map(|c| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (c.run)(ctx))).unwrap_or_else(|panic| {
+                let why = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "no message".into());
+                vec![Violation::new(c.name, "the check itself", "the check to run to its end", format!("it crashed: {why}"))]
+            })
+        })
         .collect()
 }
 
