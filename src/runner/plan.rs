@@ -96,7 +96,8 @@ impl Settings {
             None => Contract::bundled()?,
         });
         let dir = args.cases.clone().unwrap_or_else(cases::default_dir);
-        let cases = cases::load_dir(&dir, &contract)?.into_iter().map(Arc::new).collect();
+        let cases: Vec<Arc<Case>> = cases::load_dir(&dir, &contract)?.into_iter().map(Arc::new).collect();
+        check_generators(&contract, &cases)?;
         if args.examples == 0 {
             return Err(SetupError::Argument("`--examples` must be at least 1".into()));
         }
@@ -275,6 +276,26 @@ impl Settings {
         }
         out
     }
+}
+
+/// Builds every generator the cases need once, so a schema keyword the generator cannot honour
+/// is a set-up error (exit 2) naming the schema, not a trial that fails later.
+fn check_generators(contract: &Contract, cases: &[Arc<Case>]) -> Result<(), SetupError> {
+    let fixture = ["fixture".to_string()];
+    for case in cases {
+        match &case.body {
+            CaseBody::Property(p) => {
+                let _ = crate::generate::body_strategy(contract, p, &fixture)?;
+            }
+            CaseBody::Negative(n) => {
+                for rule in &n.rules {
+                    let _ = crate::generate::negative_strategy(contract, rule)?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// `ID,ID,…` or `@FILE` with one id per line (blank lines and `#` comments ignored).
