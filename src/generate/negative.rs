@@ -27,8 +27,8 @@ fn valid_body(contract: &Contract) -> Result<BoxedStrategy<Value>, SetupError> {
     super::body_strategy(contract, &case, &[])
 }
 
-/// JSON values of every type but `keep`.
-fn value_not_of_type(keep: &str) -> BoxedStrategy<Value> {
+/// JSON values of every type but `keep`; `null` only `with_null`.
+fn value_not_of_type(keep: &str, with_null: bool) -> BoxedStrategy<Value> {
     let all: Vec<(&str, Value)> = vec![
         ("string", json!("x")),
         ("integer", json!(7)),
@@ -38,9 +38,20 @@ fn value_not_of_type(keep: &str) -> BoxedStrategy<Value> {
         ("object", json!({"k": "v"})),
         ("array", json!(["x"])),
     ];
-    let others: Vec<Value> =
-        all.into_iter().filter(|(t, _)| *t != keep && !(keep == "number" && *t == "integer")).map(|(_, v)| v).collect();
+    let others: Vec<Value> = all
+        .into_iter()
+        .filter(|(t, _)| *t != keep && !(keep == "number" && *t == "integer") && (with_null || *t != "null"))
+        .map(|(_, v)| v)
+        .collect();
     prop::sample::select(others).boxed()
+}
+
+fn required_of(schema: &Value) -> Vec<String> {
+    schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
 }
 
 /// One strategy per rule name of [`crate::cases::NEGATIVE_RULES`]; a rule the contract gives
@@ -60,11 +71,7 @@ pub fn negative_strategy(contract: &Contract, rule: &str) -> Result<BoxedStrateg
     let json_req = |s: BoxedStrategy<Value>| s.prop_map(GenRequest::json).boxed();
     Ok(match rule {
         "missing-required" => {
-            let required: Vec<String> = schema
-                .get("required")
-                .and_then(Value::as_array)
-                .map(|r| r.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
-                .unwrap_or_default();
+            let required = required_of(schema);
             if required.is_empty() {
                 return Err(nothing("a required property"));
             }
@@ -85,7 +92,13 @@ pub fn negative_strategy(contract: &Contract, rule: &str) -> Result<BoxedStrateg
             if typed.is_empty() {
                 return Err(nothing("a typed property"));
             }
-            let pick = prop::sample::select(typed).prop_flat_map(|(k, t)| (Just(k), value_not_of_type(&t)));
+            let required = required_of(schema);
+            // `null` for an optional field reads as "absent" to many servers, a defensible
+            // reading the contract does not rule out: only required fields get it.
+            let pick = prop::sample::select(typed).prop_flat_map(move |(k, t)| {
+                let wrong = value_not_of_type(&t, required.contains(&k));
+                (Just(k), wrong)
+            });
             json_req(
                 (body, pick)
                     .prop_map(|(mut b, (field, v))| {
@@ -146,7 +159,7 @@ pub fn negative_strategy(contract: &Contract, rule: &str) -> Result<BoxedStrateg
                 return Err(nothing("an array with typed items"));
             }
             let pick = prop::sample::select(arrays)
-                .prop_flat_map(|(k, t)| (Just(k), value_not_of_type(&t), any::<prop::sample::Index>()));
+                .prop_flat_map(|(k, t)| (Just(k), value_not_of_type(&t, true), any::<prop::sample::Index>()));
             json_req(
                 (body, pick)
                     .prop_map(|(mut b, (field, bad, at))| {
