@@ -262,7 +262,12 @@ pub fn run_all(ctx: &Context, only: Option<&[String]>) -> Vec<Violation> {
                     .map(|s| s.to_string())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "no message".into());
-                vec![Violation::new(c.name, "the check itself", "the check to run to its end", format!("it crashed: {why}"))]
+                vec![Violation::new(
+                    c.name,
+                    "the check itself",
+                    "the check to run to its end",
+                    format!("it crashed: {why}"),
+                )]
             })
         })
         .collect()
