@@ -119,7 +119,7 @@ impl Engine {
         if let Some((strategy, n, expect)) = self.generator(unit)? {
             // Properties may act on pool fixtures; no sequence may change them meanwhile.
             let _shared = self.lock_shared(if case.uses_fixtures() { &self.pool } else { &[] }).await;
-            return Ok(self.generated(unit, strategy, n, expect).await);
+            return self.generated(unit, strategy, n, expect).await;
         }
         match &case.body {
             CaseBody::Example(e) => {
@@ -279,28 +279,11 @@ impl Engine {
         strategy: BoxedStrategy<GenRequest>,
         n: u32,
         expect: Expect,
-    ) -> Vec<Divergence> {
+    ) -> Result<Vec<Divergence>, String> {
         let mut source = Source::new(self.seed, &unit.name);
         let mut trees = Vec::new();
         for _ in 0..n {
-            match source.tree(&strategy) {
-                Ok(t) => trees.push(t),
-                Err(e) => {
-                    return vec![Divergence {
-                        trial: unit.name.clone(),
-                        violations: vec![Violation::new("generation", "generator", "a request", e)],
-                        exchange: Exchange::new(
-                            empty_request(),
-                            crate::exchange::Response { status: 0, headers: None, body: vec![] },
-                        ),
-                        seed: self.seed,
-                        steps: vec![],
-                        shrink: None,
-                        auth: AuthMode::Valid,
-                        expect: expect.clone(),
-                    }]
-                }
-            }
+            trees.push(source.tree(&strategy).map_err(|e| format!("the generator failed: {e}"))?);
         }
         let requests: Vec<GenRequest> = trees.iter().map(|t| t.current()).collect();
         let expect = &expect;
@@ -341,7 +324,7 @@ impl Engine {
                 expect: expect.clone(),
             });
         }
-        out
+        Ok(out)
     }
 
     /// proptest's shrinking loop, run by hand so each step can send a request: simplify while the
@@ -466,10 +449,6 @@ fn expectation(e: Expectation, case: &str) -> Expect {
         Expectation::Rejected => Expect::Rejected { rule: case.to_string() },
         Expectation::Conformant => Expect::Nothing,
     }
-}
-
-fn empty_request() -> Request {
-    Request { method: String::new(), url: String::new(), headers: Headers::default(), body: vec![] }
 }
 
 /// A made-up asset id, the same for the same seed, trial and position.
