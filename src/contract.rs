@@ -104,7 +104,8 @@ pub struct Lookup {
     pub method: String,
     pub path: String,
     pub state: String,
-    pub not_found_status: u16,
+    /// Statuses that mean "no such asset" (the contract gives the lookup no error table).
+    pub absent_statuses: Vec<u16>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -54,7 +54,7 @@ fn state(ctx: &Context, id: &str, allowed: &[String], why: &str) -> Vec<Violatio
     let Some(lookup) = &ctx.contract.lookup else { return vec![] };
     let Some(resp) = ctx.response() else { return vec![] };
     let expected = || format!("asset {id:?} in {}, because {why}", allowed.join(" or "));
-    if resp.status == lookup.not_found_status {
+    if lookup.absent_statuses.contains(&resp.status) {
         if allowed.iter().any(|s| s == ABSENT) {
             return vec![];
         }
