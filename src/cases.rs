@@ -200,7 +200,8 @@ pub struct Auth {
 }
 
 /// Every way the runner knows to send bad credentials.
-pub const AUTH_VARIANTS: &[&str] = &["no-credentials", "wrong-token", "tampered-signature", "stale-date"];
+pub const AUTH_VARIANTS: &[&str] =
+    &["no-credentials", "wrong-token", "altered-token", "empty-token", "tampered-signature", "stale-date"];
 
 #[derive(Debug, Clone)]
 pub struct Sequence {

@@ -140,11 +140,20 @@ pub struct RunState {
     /// `X-Request-Id` to the label of the first exchange that carried it.
     request_ids: Mutex<HashMap<String, String>>,
     pub max_response_ms: Option<u64>,
+    /// The path of the target's base URL (`/gw` in `https://host/gw`), which is not part of the
+    /// operation's path: a gateway prefix is the target's, not a client bug.
+    pub path_prefix: String,
 }
 
 impl RunState {
     pub fn new(max_response_ms: Option<u64>) -> RunState {
-        RunState { request_ids: Mutex::default(), max_response_ms }
+        RunState { request_ids: Mutex::default(), max_response_ms, path_prefix: String::new() }
+    }
+
+    /// The same, for a target whose base URL has a path.
+    pub fn with_path_prefix(mut self, prefix: &str) -> RunState {
+        self.path_prefix = prefix.to_string();
+        self
     }
 
     /// Records a request id; returns the label of an earlier exchange that had it.
@@ -170,6 +179,8 @@ pub struct Context<'a> {
     pub run: &'a RunState,
     /// A name for this exchange that is unique in the run (for cross-exchange messages).
     pub label: &'a str,
+    /// The request's path without the target's base path.
+    pub path: &'a str,
     pub request_json: Option<Value>,
     pub response_json: Option<Value>,
 }
@@ -182,10 +193,15 @@ impl<'a> Context<'a> {
         run: &'a RunState,
         label: &'a str,
     ) -> Context<'a> {
+        let full = exchange.request.path();
+        let path = match full.strip_prefix(run.path_prefix.trim_end_matches('/')) {
+            Some(rest) if rest.starts_with('/') => rest,
+            _ => full,
+        };
         let subject = match &contract.lookup {
             Some(l)
                 if exchange.request.method.eq_ignore_ascii_case(&l.method)
-                    && crate::contract::path_params(&l.path, exchange.request.path()).is_some() =>
+                    && crate::contract::path_params(&l.path, path).is_some() =>
             {
                 Subject::Lookup
             }
@@ -198,6 +214,7 @@ impl<'a> Context<'a> {
             expect,
             run,
             label,
+            path,
             request_json: exchange.request.json(),
             response_json: exchange.response().and_then(Response::json),
         }

@@ -17,7 +17,7 @@ fn run(ctx: &Context) -> Vec<Violation> {
     if !req.method.eq_ignore_ascii_case(&op.method) {
         out.push(Violation::new(CHECK.name, "request.method", op.method.clone(), req.method.clone()));
     }
-    if !ctx.contract.matches_path(req.path()) {
+    if !ctx.contract.matches_path(ctx.path) {
         out.push(Violation::new(CHECK.name, "request.path", format!("`{}`", op.path), format!("`{}`", req.path())));
     }
     out
@@ -27,6 +27,16 @@ fn run(ctx: &Context) -> Vec<Violation> {
 mod tests {
     use super::super::testing::*;
     use super::super::Expect;
+
+    #[test]
+    fn a_targets_base_path_is_not_part_of_the_operation() {
+        let mut x = good();
+        x.request.url = "https://h/gw/v1/p/digital-assets/batch-action".into();
+        assert_eq!(failing(&x, &Expect::Nothing), ["request_path"]);
+        let run = super::super::RunState::new(None).with_path_prefix("/gw/");
+        let ctx = super::super::Context::new(contract(), &x, &Expect::Nothing, &run, "t");
+        assert!((super::CHECK.run)(&ctx).is_empty());
+    }
 
     #[test]
     fn passes_good_and_trips_missing_project() {

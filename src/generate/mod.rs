@@ -61,6 +61,11 @@ pub enum AuthMode {
     Missing,
     /// With a token the target cannot know.
     WrongToken,
+    /// The run's own token with its last character changed (a server that compares prefixes
+    /// lets it through).
+    AlteredToken,
+    /// An `X-Auth-Token` header with nothing in it.
+    EmptyToken,
     /// Signed, then one character of the signature changed.
     TamperedSignature,
     /// Signed with an `X-Sdk-Date` an hour old.
@@ -72,6 +77,8 @@ impl AuthMode {
         Some(match name {
             "no-credentials" => AuthMode::Missing,
             "wrong-token" => AuthMode::WrongToken,
+            "altered-token" => AuthMode::AlteredToken,
+            "empty-token" => AuthMode::EmptyToken,
             "tampered-signature" => AuthMode::TamperedSignature,
             "stale-date" => AuthMode::StaleDate,
             _ => return None,
@@ -81,6 +88,11 @@ impl AuthMode {
     /// Does this mode need AK/SK credentials to be meaningful?
     pub fn needs_aksk(self) -> bool {
         matches!(self, AuthMode::TamperedSignature | AuthMode::StaleDate)
+    }
+
+    /// Does this mode need a token to be meaningful?
+    pub fn needs_token(self) -> bool {
+        matches!(self, AuthMode::AlteredToken)
     }
 }
 

@@ -11,10 +11,15 @@ use crate::error::SetupError;
 
 /// A valid small body to break: plain unknown ids, so nothing real is touched.
 fn valid_body(contract: &Contract) -> Result<BoxedStrategy<Value>, SetupError> {
+    body_with_ids(contract, 1, 4)
+}
+
+/// A valid body of `min` to `max` made-up ids.
+fn body_with_ids(contract: &Contract, min: usize, max: usize) -> Result<BoxedStrategy<Value>, SetupError> {
     let mut overrides = std::collections::BTreeMap::new();
     let ids = IdsSpec {
-        min: 1,
-        max: 4,
+        min,
+        max,
         fixture_weight: 0,
         unknown_weight: 1,
         long_weight: 0,
@@ -231,9 +236,12 @@ pub fn negative_strategy(contract: &Contract, rule: &str) -> Result<BoxedStrateg
     })
 }
 
-/// The valid request the auth cases send with bad credentials.
+/// The valid requests the auth cases send with bad credentials: empty and large batches too, so
+/// a server that answers those before checking credentials is caught.
 pub fn auth_strategy(contract: &Contract, mode: AuthMode) -> Result<BoxedStrategy<GenRequest>, SetupError> {
-    Ok(valid_body(contract)?.prop_map(move |b| GenRequest { auth: mode, ..GenRequest::json(b) }).boxed())
+    let body =
+        prop_oneof![body_with_ids(contract, 0, 0)?, body_with_ids(contract, 1, 4)?, body_with_ids(contract, 21, 60)?];
+    Ok(body.prop_map(move |b| GenRequest { auth: mode, ..GenRequest::json(b) }).boxed())
 }
 
 #[cfg(test)]

@@ -75,12 +75,13 @@ impl Engine {
             .chain(sequence_fixtures.values().flatten())
             .map(|id| (id.clone(), Arc::new(tokio::sync::RwLock::new(()))))
             .collect();
+        let prefix = target.base.path().to_string();
         Engine {
             contract,
             transport,
             target,
             creds,
-            run: RunState::new(max_response_ms),
+            run: RunState::new(max_response_ms).with_path_prefix(&prefix),
             seed,
             examples,
             shrink_budget: Duration::from_secs(30),
@@ -107,7 +108,7 @@ impl Engine {
             (CaseBody::Auth(_), Part::Auth(variant)) => {
                 let mode = AuthMode::from_variant(variant).ok_or_else(|| format!("no auth variant `{variant}`"))?;
                 let strategy = generate::auth_strategy(&self.contract, mode).map_err(|e| e.to_string())?;
-                (strategy, self.examples.clamp(1, 8), Expect::Unauthenticated { how: variant.replace('-', " ") })
+                (strategy, self.examples.clamp(1, 16), Expect::Unauthenticated { how: variant.replace('-', " ") })
             }
             _ => return Ok(None),
         }))

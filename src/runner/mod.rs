@@ -180,7 +180,9 @@ impl Suite {
             text = format!("Earlier steps:\n  {}\n{text}", d.steps.join("\n  "));
         }
         if let Some((tries, kept)) = d.shrink {
-            text.push_str(&format!("\n(shrunk: {tries} smaller requests tried, {kept} still failed the same way)\n"));
+            text.push_str(&format!(
+                "\n(shrinking sent {tries} smaller requests; {kept} of them still failed this way, and the smallest is shown)\n"
+            ));
         }
         let secrets = self.secrets();
         let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();

@@ -104,6 +104,9 @@ impl Settings {
         if args.concurrency == 0 {
             return Err(SetupError::Argument("`--concurrency` must be at least 1".into()));
         }
+        if args.max_response_ms == Some(0) {
+            return Err(SetupError::Argument("`--max-response-ms` must be at least 1".into()));
+        }
         if args.timeout_ms == 0 {
             return Err(SetupError::Argument("`--timeout-ms` must be at least 1".into()));
         }
@@ -258,8 +261,11 @@ impl Settings {
                     for variant in &a.variants {
                         let mode = AuthMode::from_variant(variant);
                         let no_aksk = !self.is_bundled() && self.creds.aksk.is_none();
+                        let no_token = !self.is_bundled() && self.creds.token.is_none();
                         let skip = if mode.is_some_and(AuthMode::needs_aksk) && no_aksk {
                             Some("needs AK/SK credentials (`--ak`, `--sk`)".to_string())
+                        } else if mode.is_some_and(AuthMode::needs_token) && no_token {
+                            Some("needs a token (`--token`)".to_string())
                         } else {
                             skip.clone()
                         };

@@ -77,7 +77,7 @@ fn run(args: &ReplayArgs) -> Result<i32, Failure> {
         println!("{} holds no divergence: nothing to replay", args.report.display());
         return Ok(exit::OK);
     }
-    let run_state = RunState::new(None);
+    let run_state = RunState::new(None).with_path_prefix(target.base.path());
     let secrets = creds.secrets();
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
     let mut still = 0;

@@ -121,6 +121,12 @@ pub fn authenticate(req: &mut Request, mode: AuthMode, creds: &Credentials, now:
         },
         AuthMode::Missing => {}
         AuthMode::WrongToken => req.headers.insert("X-Auth-Token", "bcf-wrong-token-0000000000000000"),
+        AuthMode::AlteredToken => {
+            if let Some(token) = &creds.token {
+                req.headers.insert("X-Auth-Token", tamper(token));
+            }
+        }
+        AuthMode::EmptyToken => req.headers.insert("X-Auth-Token", ""),
         AuthMode::TamperedSignature | AuthMode::StaleDate => {
             let Some((ak, sk)) = &creds.aksk else { return };
             let when = if mode == AuthMode::StaleDate { now - chrono::Duration::hours(1) } else { now };
@@ -134,9 +140,9 @@ pub fn authenticate(req: &mut Request, mode: AuthMode, creds: &Credentials, now:
     }
 }
 
-/// Changes the last hex digit of the signature: a one-character forgery.
-fn tamper(authorization: &str) -> String {
-    let mut s = authorization.to_string();
+/// Changes the last character (of a signature or a token): a one-character forgery.
+fn tamper(secret: &str) -> String {
+    let mut s = secret.to_string();
     if let Some(last) = s.pop() {
         s.push(if last == '0' { '1' } else { '0' });
     }
