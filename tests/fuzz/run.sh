@@ -11,23 +11,12 @@
 # contract answers 400 (`{"error_code":"MSS.00000001","error_msg":"Unauthorized"}`).
 set -euo pipefail
 
-ST_VERSION=4.32.5
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-target="${CARGO_TARGET_DIR:-target}"
-[[ "$target" = /* ]] || target="$root/$target"
-venv="$target/fuzz-venv"
-python="${PYTHON:-python3}"
-
-if ! "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('schemathesis') != '$ST_VERSION')" 2>/dev/null; then
-    echo "fuzz: installing schemathesis==$ST_VERSION into $venv"
-    rm -rf "$venv"
-    "$python" -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$ST_VERSION"
-fi
+tool="fuzz" package=schemathesis version=4.32.5 venv_name=fuzz-venv
+# shellcheck source=../support/venv.sh
+source "$here/../support/venv.sh"
 
 token="bcf-fuzz-token-$RANDOM$RANDOM"
-tool="fuzz"
 # shellcheck source=../support/serve.sh
 source "$root/tests/support/serve.sh" --token "$token" --fixtures fuzz-asset-1,fuzz-asset-2 "$@"
 
