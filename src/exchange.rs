@@ -42,6 +42,19 @@ impl Headers {
     }
 }
 
+/// Headers as the HTTP stack holds them (reqwest and wiremock share this type). Values are taken
+/// as bytes, never `to_str()`: a header may carry UTF-8 on purpose (Chinese characters in
+/// `X-App-UserId` must be seen to be refused).
+impl From<&reqwest::header::HeaderMap> for Headers {
+    fn from(map: &reqwest::header::HeaderMap) -> Self {
+        Headers(
+            map.iter()
+                .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .collect(),
+        )
+    }
+}
+
 impl<const N: usize> From<[(&str, &str); N]> for Headers {
     fn from(pairs: [(&str, &str); N]) -> Self {
         Headers(pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect())

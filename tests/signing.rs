@@ -341,11 +341,7 @@ async fn a_real_http_request_verifies_on_the_server() {
     let now = Utc::now();
     Mock::given(any())
         .respond_with(move |r: &wiremock::Request| {
-            let headers: Vec<(String, String)> = r
-                .headers
-                .iter()
-                .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-                .collect();
+            let headers = Headers::from(&r.headers).0;
             let secret = |k: &str| (k == "AK1").then(|| "secret-key-1".to_string());
             match verify(r.method.as_str(), r.url.path(), r.url.query(), &headers, &r.body, &secret, now, MAX_SKEW) {
                 Ok(ak) => ResponseTemplate::new(200).set_body_string(ak),

@@ -149,12 +149,7 @@ impl Transport {
         }
         let mut resp = builder.body(request.body.clone()).send().await.map_err(|e| describe(&e))?;
         let status = resp.status().as_u16();
-        let headers = Headers(
-            resp.headers()
-                .iter()
-                .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).to_string()))
-                .collect(),
-        );
+        let headers = Headers::from(resp.headers());
         let mut body = Vec::new();
         while let Some(chunk) = resp
             .chunk()

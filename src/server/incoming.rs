@@ -15,11 +15,7 @@ pub(crate) struct Incoming {
 
 impl Incoming {
     pub(crate) fn from_wiremock(req: &wiremock::Request) -> Incoming {
-        let mut headers: Vec<(String, String)> = req
-            .headers
-            .iter()
-            .map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
-            .collect();
+        let mut headers = crate::exchange::Headers::from(&req.headers).0;
         // HTTP/2 carries the host in the request line, not as a header; the signature covers it
         // as `host` all the same.
         if !headers.iter().any(|(n, _)| n == "host") {

@@ -122,12 +122,7 @@ pub async fn try_send(http: &reqwest::Client, req: &Request) -> Result<Answer, r
     let started = std::time::Instant::now();
     let resp = builder.send().await?;
     let status = resp.status().as_u16();
-    let headers = Headers(
-        resp.headers()
-            .iter()
-            .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect(),
-    );
+    let headers = Headers::from(resp.headers());
     let bytes = resp.bytes().await?;
     let elapsed = started.elapsed();
     let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
