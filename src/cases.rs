@@ -134,6 +134,13 @@ pub struct Property {
     pub expect: Expectation,
 }
 
+impl Default for Property {
+    /// The schema as it is: no override, nothing extra, any answer the contract allows.
+    fn default() -> Self {
+        Property { overrides: BTreeMap::new(), extra_field: false, expect: Expectation::Conformant }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Override {
     /// One of these values.

@@ -16,6 +16,9 @@ pub fn default_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas")
 }
 
+/// The header that names the third-party user (`X-App-UserId`, in `request-headers.schema.json`).
+pub const APP_USER_HEADER: &str = "X-App-UserId";
+
 /// The manifest file's name inside a schemas directory.
 pub const MANIFEST: &str = "manifest.json";
 

@@ -1,4 +1,8 @@
-//! Errors that stop a command before (or instead of) testing, each with its exit code.
+//! What a command ends with, and the one place that turns it into an exit code.
+//!
+//! A command either finishes with a [`Verdict`] (the target conforms, or it diverges), or stops
+//! with an [`Error`]: the user must fix something ([`SetupError`], exit 2), or the target cannot be
+//! tested at all ([`Error::Untestable`], exit 3). [`exit_code`] is the only mapping.
 
 use thiserror::Error;
 
@@ -8,10 +12,11 @@ pub mod exit {
     pub const OK: i32 = 0;
     /// Divergences found.
     pub const DIVERGED: i32 = 1;
-    /// Bad arguments, schema, case or input files.
+    /// Bad arguments, schema, case or input files: the user must fix something.
     pub const SETUP: i32 = 2;
-    /// The target could not be reached.
-    pub const UNREACHABLE: i32 = 3;
+    /// The target cannot be tested: unreachable, stopped answering, rejected the run's own
+    /// credentials, or throttled nearly everything.
+    pub const UNTESTABLE: i32 = 3;
 }
 
 /// A problem with what the user gave us: arguments, contract, cases, recorded exchanges.
@@ -28,8 +33,31 @@ pub enum SetupError {
     Argument(String),
 }
 
-impl SetupError {
-    pub fn exit_code(&self) -> i32 {
-        exit::SETUP
+/// Why a command stopped without a verdict.
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    /// One sentence: what went wrong and what to check.
+    #[error("the target cannot be tested: {0}")]
+    Untestable(String),
+}
+
+/// What a command found when it ran to its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Everything that was tested conforms.
+    Conforms,
+    /// At least one divergence.
+    Diverges,
+}
+
+/// The process exit code of a command's result: the one mapping, used by every command.
+pub fn exit_code(result: &Result<Verdict, Error>) -> i32 {
+    match result {
+        Ok(Verdict::Conforms) => exit::OK,
+        Ok(Verdict::Diverges) => exit::DIVERGED,
+        Err(Error::Setup(_)) => exit::SETUP,
+        Err(Error::Untestable(_)) => exit::UNTESTABLE,
     }
 }

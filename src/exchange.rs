@@ -119,6 +119,10 @@ pub enum Outcome {
     Transport {
         reason: String,
         elapsed_ms: u64,
+        /// Nothing at all came back: no connection, a reset or a timeout before the answer began.
+        /// A target that only does this has stopped answering; the run cannot judge it.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        silent: bool,
     },
 }
 

@@ -1,21 +1,26 @@
 //! batchconf: a contract-conformance harness for the Batch Asset Operations API.
 //!
-//! The modules follow the data flow: the [`contract`] (schemas and manifest) is loaded, requests
-//! are generated and sent by the [`runner`], every [`exchange::Exchange`] is judged by the
-//! [`checks`], and divergences are reported. [`validate`] judges recorded exchanges instead;
-//! [`server`] is the bundled reference implementation; [`sign`] is AK/SK signing for both sides.
+//! The modules follow the data flow: the [`contract`] (schemas and manifest) and the [`cases`]
+//! are loaded, the [`engine`] plans trials, [`generate`]s requests, [`send`]s them, and judges
+//! every [`exchange::Exchange`] with the [`checks`]; it emits [`events`] that the [`report`]ers
+//! turn into what people and CI read. [`validate`] judges recorded exchanges instead; [`server`]
+//! is the bundled reference implementation; [`sign`] is AK/SK signing for both sides.
+//!
+//! The library knows nothing of the command line: the binary parses flags into typed options
+//! ([`engine::RunOptions`], …) and maps each command's result to an exit code with
+//! [`error::exit_code`].
 
 pub mod cases;
 pub mod checks;
-pub mod cli;
 pub mod contract;
+pub mod engine;
 pub mod error;
+pub mod events;
 pub mod exchange;
 pub mod generate;
 pub mod list;
 pub mod record;
 pub mod report;
-pub mod runner;
 pub mod send;
 pub mod server;
 pub mod sign;

@@ -278,7 +278,7 @@ mod har {
                 .and_then(|n| n.value.as_str().map(str::to_string))
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| "no response was recorded (HAR status 0)".to_string());
-            Outcome::Transport { reason, elapsed_ms: elapsed_ms.unwrap_or(0) }
+            Outcome::Transport { reason, elapsed_ms: elapsed_ms.unwrap_or(0), silent: false }
         } else {
             let body = match resp.opt("content")? {
                 Some(content) => text(&content)?,
@@ -487,7 +487,10 @@ mod tests {
         assert_eq!(x.elapsed_ms, Some(13));
         let y = &all[1].exchange;
         assert!(y.request.body.is_empty());
-        assert_eq!(y.outcome, Outcome::Transport { reason: "net::ERR_CONNECTION_RESET".into(), elapsed_ms: 0 });
+        assert_eq!(
+            y.outcome,
+            Outcome::Transport { reason: "net::ERR_CONNECTION_RESET".into(), elapsed_ms: 0, silent: false }
+        );
     }
 
     #[test]

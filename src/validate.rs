@@ -9,44 +9,37 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::checks::{run_all, Context, Expect, RunState, Violation, CHECKS};
-use crate::cli::ValidateArgs;
 use crate::contract::{path_params, Contract};
-use crate::error::{exit, SetupError};
+use crate::error::{Error, SetupError, Verdict};
 use crate::exchange::Request;
 use crate::record::{self, Format, Recorded};
 use crate::report::curl::curl_line;
 use crate::report::redact::{is_secret_header, redact_text};
 use crate::report::render::{render, Failure};
 
-pub fn command(args: ValidateArgs) -> i32 {
-    let contract = match &args.schemas {
-        Some(dir) => Contract::load(dir),
-        None => Contract::bundled(),
+/// Judges every exchange of `files` against the contract of `schemas` (the shipped one by
+/// default) and prints the transcript. Every file must be readable before anything is judged.
+pub fn validate(files: &[PathBuf], schemas: Option<&Path>) -> Result<Verdict, Error> {
+    let contract = match schemas {
+        Some(dir) => Contract::load(dir)?,
+        None => Contract::bundled()?,
     };
-    let contract = match contract {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return e.exit_code();
-        }
-    };
-    let recordings = match read_all(&args.files, &contract) {
+    let recordings = match read_all(files, &contract) {
         Ok(r) => r,
         Err(errors) => {
             for e in &errors {
                 eprintln!("error: {e}");
             }
-            eprintln!("nothing was judged: every file must be readable first");
-            return exit::SETUP;
+            return Err(SetupError::Argument(format!(
+                "nothing was judged: every file must be readable first ({} could not be read)",
+                plural(errors.len(), "file")
+            ))
+            .into());
         }
     };
-    let verdict = judge(&contract, &recordings);
-    print!("{}", verdict.transcript);
-    if verdict.diverging > 0 {
-        exit::DIVERGED
-    } else {
-        exit::OK
-    }
+    let judged = judge(&contract, &recordings);
+    print!("{}", judged.transcript);
+    Ok(if judged.diverging > 0 { Verdict::Diverges } else { Verdict::Conforms })
 }
 
 /// A file read: its exchanges of the operation (and lookups), and how many HAR entries were
@@ -122,14 +115,14 @@ fn judged(req: &Request, contract: &Contract) -> bool {
 
 /// What judging produced: the text to print and the counts behind the exit code.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verdict {
+pub struct Judged {
     pub transcript: String,
     pub exchanges: usize,
     pub diverging: usize,
 }
 
 /// Judges every exchange of every recording, in order, and writes the transcript.
-pub fn judge(contract: &Contract, recordings: &[Recording]) -> Verdict {
+pub fn judge(contract: &Contract, recordings: &[Recording]) -> Judged {
     let run = RunState::new(None);
     let mut out = String::new();
     let mut secrets: Vec<String> = Vec::new();
@@ -170,6 +163,8 @@ pub fn judge(contract: &Contract, recordings: &[Recording]) -> Verdict {
                 exchange: x,
                 seed: None,
                 reproduce: Some(reproduction(&x.request, contract)),
+                steps: &[],
+                shrink: None,
             }));
         }
     }
@@ -206,7 +201,7 @@ pub fn judge(contract: &Contract, recordings: &[Recording]) -> Verdict {
     // Header values are masked by name when rendered; a credential can also turn up elsewhere
     // (echoed in a body, in a query string), so every credential seen is masked everywhere.
     let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
-    Verdict { transcript: redact_text(&out, &secret_refs), exchanges, diverging }
+    Judged { transcript: redact_text(&out, &secret_refs), exchanges, diverging }
 }
 
 /// The curl line. A recording that kept no `Content-Type` (the published page prints none) gets
@@ -214,11 +209,20 @@ pub fn judge(contract: &Contract, recordings: &[Recording]) -> Verdict {
 /// request that was recorded.
 fn reproduction(req: &Request, contract: &Contract) -> String {
     if req.body.is_empty() || req.headers.get("content-type").is_some() {
-        return curl_line(req);
+        return curl_line(req, recorded_auth(req));
     }
     let mut req = req.clone();
     req.headers.insert("Content-Type", contract.operation().request.content_type.clone());
-    curl_line(&req)
+    curl_line(&req, recorded_auth(&req))
+}
+
+/// A recorded request carried credentials (reproduced from `$BATCHCONF_TOKEN`), or none.
+fn recorded_auth(req: &Request) -> crate::generate::AuthMode {
+    if req.headers.get("X-Auth-Token").is_some() || req.headers.get("Authorization").is_some() {
+        crate::generate::AuthMode::Valid
+    } else {
+        crate::generate::AuthMode::Missing
+    }
 }
 
 fn file_line(r: &Recording) -> String {
@@ -248,7 +252,14 @@ fn secret_values(x: &crate::exchange::Exchange) -> Vec<String> {
         out.push(value.trim().to_string());
         if let Some((_, rest)) = value.trim().split_once(char::is_whitespace) {
             out.push(rest.trim().to_string());
-            out.extend(rest.split(',').filter_map(|part| part.split_once('=')).map(|(_, v)| v.trim().to_string()));
+            // `SignedHeaders=host` names headers, not a secret: masking `host` everywhere would
+            // print `http://local***:8080`.
+            out.extend(
+                rest.split(',')
+                    .filter_map(|part| part.split_once('='))
+                    .filter(|(k, _)| matches!(k.trim(), "Access" | "Signature"))
+                    .map(|(_, v)| v.trim().to_string()),
+            );
         }
     }
     out

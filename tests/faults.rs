@@ -6,65 +6,71 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use batchconf::runner::{Settings, Suite, TargetSpec};
-use batchconf::server::{FAULTS, VARIANTS};
+use batchconf::engine::{Divergence, RunOptions, Settings, Suite};
+use batchconf::report::trials::Collector;
+use batchconf::server::{Fault, Variant};
 use libtest_mimic::{Arguments, Failed, Trial};
 
-/// A fixed seed keeps CI repeatable; `BATCHCONF_SEED` explores others.
-fn seed() -> u64 {
-    std::env::var("BATCHCONF_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261128)
-}
+/// A fixed seed keeps CI repeatable.
+const SEED: u64 = 20261128;
 
-fn settings(fault: Option<&str>, variants: &[&str]) -> Result<Settings, Failed> {
-    let mut s = Settings::bundled().map_err(|e| e.to_string())?;
-    s.target = TargetSpec::Bundled {
-        fault: fault.map(str::to_string),
-        variants: variants.iter().map(|v| v.to_string()).collect(),
-    };
-    s.seed = seed();
-    s.examples = 24;
-    // Short enough that a hang is found quickly; the bound on slowness is what `slow` breaks.
-    s.transport.timeout = Duration::from_millis(1500);
-    s.max_response_ms = fault.map(|_| 300);
+fn settings(fault: Option<Fault>, variants: &[Variant]) -> Result<Settings, Failed> {
+    let mut s = Settings::new(RunOptions {
+        fault,
+        variants: variants.to_vec(),
+        seed: Some(SEED),
+        examples: 24,
+        // Short enough that a hang is found quickly; the bound on slowness is what `slow` breaks.
+        timeout: Duration::from_millis(1500),
+        max_response_ms: fault.map(|_| 300),
+        ..RunOptions::default()
+    })
+    .map_err(|e| e.to_string())?;
     s.shrink_budget = Duration::from_secs(4);
     Ok(s)
 }
 
-fn run(settings: Settings) -> Result<(Suite, Vec<batchconf::runner::Divergence>), Failed> {
+/// Runs every trial; the divergences, rendered, and whether the run stopped.
+fn run(settings: Settings) -> Result<(Vec<Divergence>, String), Failed> {
     let suite = Suite::new(settings).map_err(|e| e.to_string())?;
-    let found = suite.run_all()?;
-    Ok((suite, found))
+    let collector = Collector::default();
+    suite.hub.add(Box::new(collector.clone()));
+    let all: Vec<_> = suite.units.iter().collect();
+    let verdict = suite.run(&all);
+    suite.shutdown();
+    if let Err(e) = verdict {
+        return Err(format!("the run did not reach a verdict: {e}").into());
+    }
+    let context = suite.context();
+    let found = collector.divergences();
+    let text = found.iter().map(|d| context.divergence(d)).collect::<Vec<_>>().join("\n");
+    Ok((found, text))
 }
 
-fn clean(variants: &'static [&'static str]) -> Result<(), Failed> {
-    let (suite, found) = run(settings(None, variants)?)?;
-    suite.shutdown();
+fn clean(variants: Vec<Variant>) -> Result<(), Failed> {
+    let (found, text) = run(settings(None, &variants)?)?;
     if found.is_empty() {
         return Ok(());
     }
-    let text: Vec<String> = found.iter().map(|d| suite.render(d)).collect();
-    Err(format!("a conformant server was reported as diverging (false alarm):\n{}", text.join("\n")).into())
+    Err(format!("a conformant server was reported as diverging (false alarm):\n{text}").into())
 }
 
 fn main() {
     let args = Arguments::from_args();
-    let mut trials = vec![Trial::test("clean::reference-server", || clean(&[]))];
-    for v in VARIANTS {
-        let name: &'static str = v.name;
-        let leaked: &'static [&'static str] = Box::leak(Box::new([name]));
-        trials.push(Trial::test(format!("variant::{name}"), move || clean(leaked)));
+    let mut trials = vec![Trial::test("clean::reference-server", || clean(vec![]))];
+    for v in Variant::ALL.iter().copied() {
+        trials.push(Trial::test(format!("variant::{v}"), move || clean(vec![v])));
     }
-    for f in FAULTS {
-        let (name, check) = (f.name, f.caught_by);
-        trials.push(Trial::test(format!("fault::{name}"), move || {
-            let (suite, found) = run(settings(Some(name), &[])?)?;
-            suite.shutdown();
+    for f in Fault::ALL.iter().copied() {
+        let check = f.info().caught_by;
+        trials.push(Trial::test(format!("fault::{f}"), move || {
+            let (found, _) = run(settings(Some(f), &[])?)?;
             let tripped: BTreeSet<&str> =
                 found.iter().flat_map(|d| d.violations.iter().map(|v| v.check.as_str())).collect();
             if tripped.contains(check) {
                 Ok(())
             } else {
-                Err(format!("the fault `{name}` should trip `{check}`; the suite reported {tripped:?}").into())
+                Err(format!("the fault `{f}` should trip `{check}`; the suite reported {tripped:?}").into())
             }
         }));
     }

@@ -588,11 +588,16 @@ async fn concurrent_batches_on_the_same_ids_lose_no_update() {
 // ---- configuration and `batchconf serve` -----------------------------------------------------
 
 #[tokio::test]
-async fn unknown_fault_or_variant_and_a_busy_port_are_argument_errors() {
-    let err = RefServer::start(config(Some("no-such-fault"), &[])).await.err().expect("refused").to_string();
+async fn unknown_fault_or_variant_empty_credentials_and_a_busy_port_are_argument_errors() {
+    let err = "no-such-fault".parse::<batchconf::server::Fault>().unwrap_err().to_string();
     assert!(err.contains("`no-such-fault`") && err.contains(FAULTS[0].name), "{err}");
-    let err = RefServer::start(config(None, &["no-such-variant"])).await.err().expect("refused").to_string();
+    let err = "no-such-variant".parse::<batchconf::server::Variant>().unwrap_err().to_string();
     assert!(err.contains("`no-such-variant`") && err.contains(VARIANTS[0].name), "{err}");
+    // An empty token would let in every request that sends an empty `X-Auth-Token`.
+    let mut empty = config(None, &[]);
+    empty.tokens = vec![String::new()];
+    let err = RefServer::start(empty).await.err().expect("refused").to_string();
+    assert!(err.contains("empty token"), "{err}");
     let server = start(None, &[]).await;
     let mut busy = config(None, &[]);
     busy.port = server.address().port();

@@ -3,5 +3,5 @@
 //! --list` lists the trials without any I/O, so nextest can partition them.
 
 fn main() -> std::process::ExitCode {
-    batchconf::runner::test_main()
+    batchconf::report::libtest::gate()
 }

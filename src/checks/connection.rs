@@ -9,7 +9,7 @@ pub const CHECK: Check = Check {
 
 fn run(ctx: &Context) -> Vec<Violation> {
     match &ctx.exchange.outcome {
-        Outcome::Transport { reason, elapsed_ms } => vec![Violation::new(
+        Outcome::Transport { reason, elapsed_ms, .. } => vec![Violation::new(
             CHECK.name,
             "connection",
             "a complete HTTP response",
@@ -29,7 +29,7 @@ mod tests {
     fn passes_answers_and_trips_resets() {
         assert!(judge("connection", &good()).is_empty());
         let mut x = good();
-        x.outcome = Outcome::Transport { reason: "connection reset by peer".into(), elapsed_ms: 3 };
+        x.outcome = Outcome::Transport { reason: "connection reset by peer".into(), elapsed_ms: 3, silent: true };
         assert_eq!(failing(&x, &Expect::Nothing), ["connection"]);
     }
 }

@@ -61,6 +61,9 @@ pub struct Check {
     pub run: fn(&Context) -> Vec<Violation>,
 }
 
+/// The check a broken connection trips (whose failures are not worth shrinking).
+pub const CONNECTION: &str = connection::CHECK.name;
+
 pub fn find(name: &str) -> Option<&'static Check> {
     CHECKS.iter().find(|c| c.name == name)
 }

@@ -72,17 +72,32 @@ pub enum AuthMode {
     StaleDate,
 }
 
+/// The auth variants a case file may name, and the mode each sends.
+const VARIANTS: &[(&str, AuthMode)] = &[
+    ("no-credentials", AuthMode::Missing),
+    ("wrong-token", AuthMode::WrongToken),
+    ("altered-token", AuthMode::AlteredToken),
+    ("empty-token", AuthMode::EmptyToken),
+    ("tampered-signature", AuthMode::TamperedSignature),
+    ("stale-date", AuthMode::StaleDate),
+];
+
 impl AuthMode {
     pub fn from_variant(name: &str) -> Option<AuthMode> {
-        Some(match name {
-            "no-credentials" => AuthMode::Missing,
-            "wrong-token" => AuthMode::WrongToken,
-            "altered-token" => AuthMode::AlteredToken,
-            "empty-token" => AuthMode::EmptyToken,
-            "tampered-signature" => AuthMode::TamperedSignature,
-            "stale-date" => AuthMode::StaleDate,
-            _ => return None,
-        })
+        VARIANTS.iter().find(|(n, _)| *n == name).map(|(_, m)| *m)
+    }
+
+    /// How people read it: `valid credentials`, `no credentials`, `a wrong token`, …
+    pub fn describe(self) -> &'static str {
+        match self {
+            AuthMode::Valid => "valid credentials",
+            AuthMode::Missing => "no credentials",
+            AuthMode::WrongToken => "a wrong token",
+            AuthMode::AlteredToken => "an altered token",
+            AuthMode::EmptyToken => "an empty token",
+            AuthMode::TamperedSignature => "a tampered signature",
+            AuthMode::StaleDate => "a stale date",
+        }
     }
 
     /// Does this mode need AK/SK credentials to be meaningful?

@@ -2,10 +2,13 @@
 //!
 //! Credentials are never copied into the line: a token becomes `$BATCHCONF_TOKEN` (expanded by
 //! the reader's shell), and an AK/SK signature, which would be stale anyway, is replaced by token
-//! authentication with a comment saying so.
+//! authentication with a comment saying so. A request that failed with wrong, altered, empty or
+//! missing credentials is reproduced with exactly those: an altered token is derived from
+//! `$BATCHCONF_TOKEN` by the shell, so no secret, nor anything made from one, is printed.
 
 use super::redact::redact_headers;
 use crate::exchange::Request;
+use crate::generate::AuthMode;
 
 /// The environment variable the line reads the token from (the one `batchconf run` reads too).
 pub const TOKEN_VAR: &str = "BATCHCONF_TOKEN";
@@ -13,20 +16,42 @@ pub const TOKEN_VAR: &str = "BATCHCONF_TOKEN";
 const SIGNED_NOTE: &str = "# the original request was signed with AK/SK; this line authenticates with a token instead \
 (or re-send it with batchconf replay)";
 
+const RESIGN_NOTE: &str =
+    "# the original request was signed with AK/SK and then broken on purpose; a shell cannot sign: \
+re-send it with `batchconf replay`, which breaks a fresh signature the same way";
+
 const NOT_UTF8_NOTE: &str = "# the body was not UTF-8: bytes that are not valid UTF-8 are shown as U+FFFD below";
 
-/// `curl -sS -i -X METHOD 'url' -H 'Name: value' … --data-binary '…'`, shell-quoted. May be
-/// several lines: a `#` comment first when the reproduction differs from the original request.
-pub fn curl_line(req: &Request) -> String {
+/// `curl -sS -i -X METHOD 'url' -H 'Name: value' … --data-binary '…'`, shell-quoted, sending the
+/// credentials the way `auth` says the request did. May be several lines: a `#` comment first
+/// when the reproduction differs from the original request.
+pub fn curl_line(req: &Request, auth: AuthMode) -> String {
     let signed = req.headers.get("Authorization").is_some_and(|v| v.trim_start().starts_with("SDK-HMAC-SHA256"));
     let mut notes = Vec::new();
-    if signed {
-        notes.push(SIGNED_NOTE.to_string());
-    }
+    let token = match auth {
+        AuthMode::Valid => {
+            if signed {
+                notes.push(SIGNED_NOTE.to_string());
+            }
+            Some(token_header())
+        }
+        AuthMode::Missing => None,
+        AuthMode::WrongToken | AuthMode::EmptyToken => {
+            // Not a secret: the made-up token, or nothing, exactly as sent.
+            let sent = req.headers.get("X-Auth-Token").unwrap_or_default();
+            Some(if sent.is_empty() { quote("X-Auth-Token;") } else { quote(&format!("X-Auth-Token: {sent}")) })
+        }
+        AuthMode::AlteredToken => {
+            Some(format!("\"X-Auth-Token: $(printf '%s' \"${TOKEN_VAR}\" | sed 's/0$/1/;t;s/.$/0/')\""))
+        }
+        AuthMode::TamperedSignature | AuthMode::StaleDate => {
+            notes.push(RESIGN_NOTE.to_string());
+            Some(token_header())
+        }
+    };
 
     let mut words =
         vec!["curl".to_string(), "-sS".into(), "-i".into(), "-X".into(), quote_if_needed(&req.method), quote(&req.url)];
-    let mut token_line = false;
     // Masked values come from `redact_headers`, so the curl line and the report agree.
     let shown = redact_headers(&req.headers);
     for ((name, _), (_, masked)) in req.headers.0.iter().zip(shown.0.iter()) {
@@ -35,23 +60,16 @@ pub fn curl_line(req: &Request) -> String {
         if lower == "host" || lower == "content-length" {
             continue;
         }
-        if signed && (lower == "authorization" || lower == "x-sdk-date") {
-            continue;
-        }
-        if lower == "x-auth-token" {
-            if !token_line {
-                words.push("-H".into());
-                words.push(token_header());
-                token_line = true;
-            }
+        // Credentials are written once, below, the way `auth` says.
+        if lower == "authorization" || lower == "x-sdk-date" || lower == "x-auth-token" {
             continue;
         }
         words.push("-H".into());
         words.push(quote(&format!("{name}: {masked}")));
     }
-    if signed && !token_line {
+    if let Some(token) = token {
         words.push("-H".into());
-        words.push(token_header());
+        words.push(token);
     }
     if !req.body.is_empty() {
         if std::str::from_utf8(&req.body).is_err() {
@@ -102,7 +120,10 @@ mod tests {
         assert_eq!(quote("it's"), r"'it'\''s'");
         assert_eq!(quote(""), "''");
         assert_eq!(quote("$HOME `x` \\ \"q\""), "'$HOME `x` \\ \"q\"'");
-        let line = curl_line(&req(Headers::from([("Content-Type", "application/json")]), r#"{"params":"it's"}"#));
+        let line = curl_line(
+            &req(Headers::from([("Content-Type", "application/json")]), r#"{"params":"it's"}"#),
+            AuthMode::Missing,
+        );
         assert_eq!(
             line,
             r#"curl -sS -i -X POST 'https://h.example/v1/p1/digital-assets/batch-action' -H 'Content-Type: application/json' --data-binary '{"params":"it'\''s"}'"#
@@ -111,7 +132,10 @@ mod tests {
 
     #[test]
     fn keeps_non_ascii_as_is() {
-        let line = curl_line(&req(Headers::from([("X-App-UserId", "用户")]), r#"{"asset_ids":["é","資產"]}"#));
+        let line = curl_line(
+            &req(Headers::from([("X-App-UserId", "用户")]), r#"{"asset_ids":["é","資產"]}"#),
+            AuthMode::Missing,
+        );
         assert!(line.contains("-H 'X-App-UserId: 用户'"), "{line}");
         assert!(line.ends_with(r#"--data-binary '{"asset_ids":["é","資產"]}'"#), "{line}");
     }
@@ -124,11 +148,11 @@ mod tests {
             ("X-Auth-Token", "MIIsecret-token-value"),
             ("Cookie", "sid=cookie-secret"),
         ]);
-        let line = curl_line(&req(h, "{}"));
+        let line = curl_line(&req(h, "{}"), AuthMode::Valid);
         assert_eq!(
             line,
             "curl -sS -i -X POST 'https://h.example/v1/p1/digital-assets/batch-action' \
-             -H \"X-Auth-Token: $BATCHCONF_TOKEN\" -H 'Cookie: ***' --data-binary '{}'"
+             -H 'Cookie: ***' -H \"X-Auth-Token: $BATCHCONF_TOKEN\" --data-binary '{}'"
         );
         assert!(!line.contains("secret"));
     }
@@ -143,7 +167,7 @@ mod tests {
                 "SDK-HMAC-SHA256 Access=AKEXAMPLE, SignedHeaders=content-type;x-sdk-date, Signature=deadbeef",
             ),
         ]);
-        let line = curl_line(&req(h, ""));
+        let line = curl_line(&req(h, ""), AuthMode::Valid);
         let lines: Vec<&str> = line.lines().collect();
         assert_eq!(lines.len(), 2, "{line}");
         assert!(lines[0].starts_with("# the original request was signed with AK/SK"));
@@ -161,9 +185,77 @@ mod tests {
     fn a_body_that_is_not_utf8_is_noted() {
         let mut r = req(Headers::default(), "");
         r.body = vec![b'{', 0xff, b'}'];
-        let line = curl_line(&r);
+        let line = curl_line(&r, AuthMode::Missing);
         assert!(line.starts_with("# the body was not UTF-8"), "{line}");
         assert!(line.ends_with("--data-binary '{\u{fffd}}'"), "{line}");
+    }
+
+    /// What a real POSIX shell makes of a curl line's `-H` arguments, with `$BATCHCONF_TOKEN` set.
+    fn headers_sent(line: &str, token: &str) -> Vec<String> {
+        let args = line.lines().last().unwrap().strip_prefix("curl ").unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("for a in {args}; do printf '%s\\n' \"$a\"; done"))
+            .env(TOKEN_VAR, token)
+            .output()
+            .expect("a POSIX shell at `sh`");
+        let words: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
+        words.windows(2).filter(|w| w[0] == "-H").map(|w| w[1].clone()).collect()
+    }
+
+    #[test]
+    fn bad_credentials_are_reproduced_as_sent_and_no_secret_is_printed() {
+        let base = || req(Headers::from([("Content-Type", "application/json")]), "{}");
+        let with = |name: &str, value: &str| {
+            let mut r = base();
+            r.headers.insert(name, value);
+            r
+        };
+        let token = "MIIsecret-token-7f0";
+        let altered = {
+            let mut r = base();
+            crate::send::authenticate(
+                &mut r,
+                AuthMode::AlteredToken,
+                &crate::send::Credentials { token: Some(token.into()), ..Default::default() },
+                chrono::Utc::now(),
+            );
+            r
+        };
+        let cases: Vec<(Request, AuthMode, Option<String>)> = vec![
+            (base(), AuthMode::Missing, None),
+            (with("X-Auth-Token", ""), AuthMode::EmptyToken, Some("X-Auth-Token;".into())),
+            (
+                with("X-Auth-Token", "bcf-wrong-token-0000000000000000"),
+                AuthMode::WrongToken,
+                Some("X-Auth-Token: bcf-wrong-token-0000000000000000".into()),
+            ),
+            (
+                altered.clone(),
+                AuthMode::AlteredToken,
+                Some(format!("X-Auth-Token: {}", altered.headers.get("X-Auth-Token").unwrap())),
+            ),
+            (with("X-Auth-Token", token), AuthMode::Valid, Some(format!("X-Auth-Token: {token}"))),
+        ];
+        for (r, mode, expected) in cases {
+            let line = curl_line(&r, mode);
+            assert!(!line.contains("MIIsecret"), "{mode:?}: {line}");
+            let sent: Vec<String> =
+                headers_sent(&line, token).into_iter().filter(|h| h.starts_with("X-Auth-Token")).collect();
+            assert_eq!(sent, expected.into_iter().collect::<Vec<_>>(), "{mode:?}: {line}");
+        }
+        // A token ending in 0 is altered to end in 1, as the run did.
+        let zero = "tok-ending-in-0";
+        let mut r = base();
+        crate::send::authenticate(
+            &mut r,
+            AuthMode::AlteredToken,
+            &crate::send::Credentials { token: Some(zero.into()), ..Default::default() },
+            chrono::Utc::now(),
+        );
+        let line = curl_line(&r, AuthMode::AlteredToken);
+        let sent: Vec<String> = headers_sent(&line, zero).into_iter().filter(|h| h.starts_with("X-Auth")).collect();
+        assert_eq!(sent, [format!("X-Auth-Token: {}", r.headers.get("X-Auth-Token").unwrap())]);
     }
 
     #[test]

@@ -9,8 +9,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::trials::Trials;
 use crate::checks::{Expect, Violation};
 use crate::error::SetupError;
+use crate::events::{Event, Reporter, RunEnd, TrialEnd};
 use crate::exchange::Exchange;
 use crate::generate::AuthMode;
 
@@ -29,6 +31,9 @@ pub struct JsonReport {
     pub project_id: String,
     pub passed: usize,
     pub failed: usize,
+    /// Why the run stopped early (the target cannot be tested), if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
     pub skipped: Vec<Skipped>,
     pub divergences: Vec<Entry>,
 }
@@ -66,6 +71,79 @@ impl Entry {
             exchange.request.headers.remove(h);
         }
         exchange
+    }
+}
+
+/// `--report-json FILE`: writes the report when the run ends.
+pub struct Json {
+    path: std::path::PathBuf,
+    /// `bundled`, or the base URL tested.
+    target: String,
+    project_id: String,
+    trials: Trials,
+}
+
+impl Json {
+    /// Fails at once, before anything is sent, if the file cannot be written.
+    pub fn new(path: &Path, target: &str, project_id: &str) -> Result<Json, SetupError> {
+        super::check_writable(path)?;
+        Ok(Json {
+            path: path.to_path_buf(),
+            target: target.to_string(),
+            project_id: project_id.to_string(),
+            trials: Trials::default(),
+        })
+    }
+
+    pub fn report(&self, end: &RunEnd) -> JsonReport {
+        let counts = self.trials.counts();
+        JsonReport {
+            format: FORMAT.into(),
+            seed: end.seed,
+            target: self.target.clone(),
+            project_id: self.project_id.clone(),
+            passed: counts.passed,
+            failed: counts.failed,
+            stopped: end.stopped.clone(),
+            skipped: self
+                .trials
+                .rows()
+                .filter_map(|r| match &r.end {
+                    Some(TrialEnd::Skipped(reason)) => Some(Skipped { trial: r.name.clone(), reason: reason.clone() }),
+                    _ => None,
+                })
+                .collect(),
+            divergences: self
+                .trials
+                .divergences()
+                .map(|d| {
+                    let mut checks: Vec<String> = d.violations.iter().map(|v| v.check.clone()).collect();
+                    checks.dedup();
+                    Entry {
+                        trial: d.trial.clone(),
+                        checks,
+                        violations: d.violations.clone(),
+                        seed: d.seed,
+                        auth: d.auth,
+                        expect: d.expect.clone(),
+                        exchange: Entry::strip_credentials(d.exchange.clone()),
+                        steps: d.steps.clone(),
+                        curl: end.context.reproduce(&d.exchange.request, d.auth),
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Reporter for Json {
+    fn on(&mut self, event: &Event) {
+        self.trials.on(event);
+    }
+
+    fn finish(&mut self, end: &RunEnd) -> Result<(), SetupError> {
+        let secrets: Vec<&str> = end.context.secrets.iter().map(String::as_str).collect();
+        write(&self.path, &self.report(end), &secrets)
     }
 }
 

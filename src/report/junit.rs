@@ -6,7 +6,64 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
+use super::trials::Trials;
 use crate::error::SetupError;
+use crate::events::{Event, Reporter, RunEnd, TrialEnd};
+
+/// `--junit FILE`: writes the report when the run ends.
+pub struct Junit {
+    path: std::path::PathBuf,
+    trials: Trials,
+}
+
+impl Junit {
+    /// Fails at once, before anything is sent, if the file cannot be written.
+    pub fn new(path: &Path) -> Result<Junit, SetupError> {
+        super::check_writable(path)?;
+        Ok(Junit { path: path.to_path_buf(), trials: Trials::default() })
+    }
+}
+
+impl Reporter for Junit {
+    fn on(&mut self, event: &Event) {
+        self.trials.on(event);
+    }
+
+    fn finish(&mut self, end: &RunEnd) -> Result<(), SetupError> {
+        let records: Vec<TrialRecord> = self
+            .trials
+            .rows()
+            .map(|row| {
+                let outcome = match &row.end {
+                    Some(TrialEnd::Passed) => TrialOutcome::Passed,
+                    Some(TrialEnd::Diverged(_)) => TrialOutcome::Diverged {
+                        check: row
+                            .divergences()
+                            .first()
+                            .and_then(|d| d.violations.first())
+                            .map(|v| v.check.clone())
+                            .unwrap_or_default(),
+                        text: row
+                            .divergences()
+                            .iter()
+                            .map(|d| end.context.divergence(d))
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                    },
+                    Some(TrialEnd::Failed(why)) => TrialOutcome::Error(why.clone()),
+                    Some(TrialEnd::Skipped(why)) => TrialOutcome::Skipped(why.clone()),
+                    Some(TrialEnd::Stopped) | None => TrialOutcome::Error(format!(
+                        "not run: the target cannot be tested: {}",
+                        end.stopped.as_deref().unwrap_or("the run stopped")
+                    )),
+                };
+                TrialRecord { name: row.name.clone(), kind: row.kind.to_string(), outcome, time: row.elapsed }
+            })
+            .collect();
+        let secrets: Vec<&str> = end.context.secrets.iter().map(String::as_str).collect();
+        write(&self.path, &records, &secrets)
+    }
+}
 
 /// How one trial ended.
 #[derive(Debug, Clone)]

@@ -24,6 +24,10 @@ pub struct Failure<'a> {
     pub seed: Option<u64>,
     /// A line built by [`super::curl::curl_line`] (it may be several lines).
     pub reproduce: Option<String>,
+    /// For sequences: the steps before the failing one, one line each.
+    pub steps: &'a [String],
+    /// How many smaller requests shrinking tried, and how many of them still failed this way.
+    pub shrink: Option<(usize, usize)>,
 }
 
 /// The failure as text, ending with a newline. Header values that are credentials are masked;
@@ -32,6 +36,12 @@ pub fn render(f: &Failure) -> String {
     let mut out = String::new();
     out.push_str(&f.title);
     out.push('\n');
+    if !f.steps.is_empty() {
+        out.push_str("\nEarlier steps:\n");
+        for step in f.steps {
+            out.push_str(&format!("{INDENT}{step}\n"));
+        }
+    }
 
     for (i, v) in f.violations.iter().enumerate() {
         let number = format!("{}. ", i + 1);
@@ -70,7 +80,78 @@ pub fn render(f: &Failure) -> String {
         out.push_str("\nReproduce with:\n\n");
         push_indented(&mut out, INDENT, line);
     }
+    if let Some((tried, kept)) = f.shrink {
+        out.push_str(&format!(
+            "\n(shrunk: {tried} smaller request(s) tried, {kept} still failed the same way; the smallest is shown)\n"
+        ));
+    }
     out
+}
+
+/// What every rendering of a run's divergences needs besides the divergence: the secrets to
+/// mask, and for the bundled server how to get the same server back (its port dies with the run).
+#[derive(Clone, Default)]
+pub struct Context {
+    pub secrets: Vec<String>,
+    pub local: Option<LocalServer>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context").field("secrets", &self.secrets.len()).field("local", &self.local).finish()
+    }
+}
+
+/// The bundled server a run used: where it listened, and the `batchconf serve` flags that start
+/// the same server (fault, variants, fixtures) on a fixed port.
+#[derive(Debug, Clone)]
+pub struct LocalServer {
+    pub uri: String,
+    pub serve_flags: String,
+}
+
+/// The port a reproduction starts `batchconf serve` on.
+pub const REPRODUCE_PORT: u16 = 8080;
+
+impl Context {
+    /// The reproduction of a request sent with `auth`: a `curl` line, preceded for the bundled
+    /// server by the lines that start the same server again.
+    pub fn reproduce(&self, req: &crate::exchange::Request, auth: crate::generate::AuthMode) -> String {
+        let Some(local) = &self.local else { return super::curl::curl_line(req, auth) };
+        let mut req = req.clone();
+        let here = format!("http://127.0.0.1:{REPRODUCE_PORT}");
+        if let Some(rest) = req.url.strip_prefix(local.uri.as_str()) {
+            req.url = format!("{here}{rest}");
+        }
+        format!(
+            "# the same server again (it stopped with the run):\n\
+             export {var}=\"${{{var}:-bcf-local-token}}\"\n\
+             batchconf serve --port {REPRODUCE_PORT} --token \"${var}\"{flags} & sleep 1\n{curl}",
+            var = super::curl::TOKEN_VAR,
+            flags = local.serve_flags,
+            curl = super::curl::curl_line(&req, auth)
+        )
+    }
+
+    /// A divergence of a run as people read it, everywhere it is shown (terminal, JUnit, JSON),
+    /// with the run's secrets masked whatever they hide in.
+    pub fn divergence(&self, d: &crate::engine::Divergence) -> String {
+        let text = render(&Failure {
+            title: d.trial.clone(),
+            violations: &d.violations,
+            exchange: &d.exchange,
+            seed: Some(d.seed),
+            reproduce: Some(self.reproduce(&d.exchange.request, d.auth)),
+            steps: &d.steps,
+            shrink: d.shrink,
+        });
+        self.redact(&text)
+    }
+
+    pub fn redact(&self, text: &str) -> String {
+        let secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
+        super::redact::redact_text(text, &secrets)
+    }
 }
 
 /// `expected: …` under a numbered violation; a value of several lines keeps them aligned.
@@ -183,7 +264,9 @@ mod tests {
             violations: &v,
             exchange: &x,
             seed: Some(42),
-            reproduce: Some(curl_line(&x.request)),
+            reproduce: Some(curl_line(&x.request, crate::generate::AuthMode::Valid)),
+            steps: &[],
+            shrink: None,
         });
         let expected = r#"ordinary-batches/DELETE
 
@@ -228,25 +311,71 @@ Seed: 42
 
 Reproduce with:
 
-    curl -sS -i -X POST 'http://127.0.0.1:8080/v1/p1/digital-assets/batch-action' -H 'Content-Type: application/json' -H "X-Auth-Token: $BATCHCONF_TOKEN" -H 'X-Batchconf-Case: ordinary-batches' --data-binary '{"action":"DELETE","asset_ids":["a","b"]}'
+    curl -sS -i -X POST 'http://127.0.0.1:8080/v1/p1/digital-assets/batch-action' -H 'Content-Type: application/json' -H 'X-Batchconf-Case: ordinary-batches' -H "X-Auth-Token: $BATCHCONF_TOKEN" --data-binary '{"action":"DELETE","asset_ids":["a","b"]}'
 "#;
         assert_eq!(text, expected);
         assert!(!text.contains("MIIsecret"));
     }
 
+    /// The layout of a run's divergence, everywhere it is shown: earlier steps, the violations,
+    /// request and response, seed, how to get the bundled server back, and the shrink figures.
+    /// Pinned by a committed transcript; secrets of the run are masked wherever they appear.
+    #[test]
+    fn a_divergence_of_a_run_reads_the_same_everywhere() {
+        let mut x = exchange();
+        x.request.url = "http://127.0.0.1:41279/v1/p1/digital-assets/batch-action".into();
+        x.request.headers.insert("X-App-UserId", "user-with-secret-SK123456");
+        let d = crate::engine::Divergence {
+            trial: "sequence::restore-undoes-delete".into(),
+            violations: violations(),
+            exchange: x,
+            seed: 7,
+            steps: vec!["1. DELETE [\"f0\"] -> 200".into(), "2. look up \"f0\" -> \"DELETING\"".into()],
+            shrink: Some((12, 3)),
+            auth: crate::generate::AuthMode::Valid,
+            expect: crate::checks::Expect::Nothing,
+        };
+        let context = Context {
+            secrets: vec!["SK123456".into()],
+            local: Some(LocalServer {
+                uri: "http://127.0.0.1:41279".into(),
+                serve_flags: " --fixtures f0 --fault restore-does-nothing".into(),
+            }),
+        };
+        let text = context.divergence(&d);
+        let expected = include_str!("../../tests/data/render/divergence.txt");
+        assert_eq!(text, expected, "the layout changed; if on purpose, update tests/data/render/divergence.txt");
+    }
+
     #[test]
     fn transport_failure_and_unrecorded_headers() {
         let mut x = exchange();
-        x.outcome = Outcome::Transport { reason: "connection reset by peer".into(), elapsed_ms: 3 };
+        x.outcome = Outcome::Transport { reason: "connection reset by peer".into(), elapsed_ms: 3, silent: true };
         let v = [Violation::new("connection", "response", "an HTTP response", "connection reset by peer")];
-        let text = render(&Failure { title: "t".into(), violations: &v, exchange: &x, seed: None, reproduce: None });
+        let text = render(&Failure {
+            title: "t".into(),
+            violations: &v,
+            exchange: &x,
+            seed: None,
+            reproduce: None,
+            steps: &[],
+            shrink: None,
+        });
         assert!(text.ends_with("\nNo response: connection reset by peer\n"), "{text}");
         assert!(!text.contains("Seed:") && !text.contains("Reproduce"));
 
         let mut x = exchange();
         x.outcome =
             Outcome::Response(Response { status: 502, headers: None, body: b"<html>\nbad gateway\n</html>".to_vec() });
-        let text = render(&Failure { title: "t".into(), violations: &v, exchange: &x, seed: None, reproduce: None });
+        let text = render(&Failure {
+            title: "t".into(),
+            violations: &v,
+            exchange: &x,
+            seed: None,
+            reproduce: None,
+            steps: &[],
+            shrink: None,
+        });
         assert!(
             text.ends_with(
                 "Response:\n    502\n    (headers not recorded)\n\n    <html>\n    bad gateway\n    </html>\n"
@@ -259,7 +388,15 @@ Reproduce with:
     fn multi_line_values_stay_aligned_and_numbers_widen() {
         let x = exchange();
         let v: Vec<Violation> = (0..10).map(|i| Violation::new("c", format!("l{i}"), "one\ntwo", "s")).collect();
-        let text = render(&Failure { title: "t".into(), violations: &v, exchange: &x, seed: None, reproduce: None });
+        let text = render(&Failure {
+            title: "t".into(),
+            violations: &v,
+            exchange: &x,
+            seed: None,
+            reproduce: None,
+            steps: &[],
+            shrink: None,
+        });
         assert!(text.contains("\n1. c at l0\n   expected: one\n             two\n   seen: s\n"), "{text}");
         assert!(text.contains("\n10. c at l9\n    expected: one\n              two\n    seen: s\n"), "{text}");
     }
@@ -269,7 +406,15 @@ Reproduce with:
         let mut x = exchange();
         x.request.body = "é".repeat(MAX_BODY_CHARS + 5).into_bytes();
         x.outcome = Outcome::Response(Response { status: 204, headers: Some(Headers::default()), body: vec![] });
-        let text = render(&Failure { title: "t".into(), violations: &[], exchange: &x, seed: None, reproduce: None });
+        let text = render(&Failure {
+            title: "t".into(),
+            violations: &[],
+            exchange: &x,
+            seed: None,
+            reproduce: None,
+            steps: &[],
+            shrink: None,
+        });
         assert!(text.contains(&format!("    {}\n    … (5 more characters not shown)\n", "é".repeat(MAX_BODY_CHARS))));
         assert!(text.ends_with("Response:\n    204\n\n    (empty body)\n"), "{text}");
     }
@@ -278,7 +423,15 @@ Reproduce with:
     fn bodies_that_are_not_utf8_are_shown_lossily() {
         let mut x = exchange();
         x.request.body = vec![0xff, b'a'];
-        let text = render(&Failure { title: "t".into(), violations: &[], exchange: &x, seed: None, reproduce: None });
+        let text = render(&Failure {
+            title: "t".into(),
+            violations: &[],
+            exchange: &x,
+            seed: None,
+            reproduce: None,
+            steps: &[],
+            shrink: None,
+        });
         assert!(
             text.contains("    (not UTF-8: 2 bytes, shown with U+FFFD for invalid bytes)\n    \u{fffd}a\n"),
             "{text}"

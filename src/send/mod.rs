@@ -7,10 +7,21 @@ use chrono::{DateTime, Utc};
 use url::Url;
 
 use crate::error::SetupError;
-use crate::exchange::{Headers, Request};
+use crate::exchange::{Exchange, Headers, Request};
 use crate::generate::{AuthMode, GenRequest};
 
 pub use transport::{Transport, TransportConfig};
+
+/// The one place requests leave the engine: the [`Transport`] over the network, or the reference
+/// server's router in memory ([`crate::server::InMemory`]) for the engine's own tests.
+pub trait Exchanger: Send + Sync {
+    /// Sends `prepare()`'s request and reads the whole answer. `prepare` may be called again for
+    /// a retry, so a signature is always fresh.
+    fn exchange<'a>(
+        &'a self,
+        prepare: &'a (dyn Fn() -> Request + Send + Sync),
+    ) -> futures::future::BoxFuture<'a, Exchange>;
+}
 
 /// Names the case and example a request belongs to, so a target's logs can be matched to the
 /// report.

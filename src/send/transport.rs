@@ -126,42 +126,79 @@ impl Transport {
         self.pace().await;
         self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let started = Instant::now();
-        let outcome = match tokio::time::timeout(self.config.timeout, self.exchange(&request)).await {
+        // Set once the status line and headers are in: from then on the target has answered.
+        let head = std::sync::atomic::AtomicBool::new(false);
+        let outcome = match tokio::time::timeout(self.config.timeout, self.exchange(&request, &head)).await {
             Ok(Ok(response)) => Outcome::Response(response),
-            Ok(Err(reason)) => Outcome::Transport { reason, elapsed_ms: started.elapsed().as_millis() as u64 },
+            Ok(Err((reason, silent))) => {
+                Outcome::Transport { reason, elapsed_ms: started.elapsed().as_millis() as u64, silent }
+            }
             Err(_) => Outcome::Transport {
                 reason: format!("no complete answer within {} ms (timeout)", self.config.timeout.as_millis()),
                 elapsed_ms: started.elapsed().as_millis() as u64,
+                silent: !head.load(std::sync::atomic::Ordering::Relaxed),
             },
         };
         Exchange { request, outcome, elapsed_ms: Some(started.elapsed().as_millis() as u64) }
     }
 
-    async fn exchange(&self, request: &Request) -> Result<Response, String> {
-        let method = reqwest::Method::from_bytes(request.method.as_bytes()).map_err(|e| format!("bad method: {e}"))?;
+    /// The answer, or why there is none and whether the target said nothing at all.
+    async fn exchange(
+        &self,
+        request: &Request,
+        head: &std::sync::atomic::AtomicBool,
+    ) -> Result<Response, (String, bool)> {
+        let method =
+            reqwest::Method::from_bytes(request.method.as_bytes()).map_err(|e| (format!("bad method: {e}"), false))?;
         let mut builder = self.client.request(method, &request.url);
         for (name, value) in request.headers.iter() {
             // Bytes, not text: a header may carry UTF-8 on purpose (Chinese characters in
             // `X-App-UserId` must reach the target to be rejected there).
             let value = reqwest::header::HeaderValue::from_bytes(value.as_bytes())
-                .map_err(|e| format!("header `{name}` cannot be sent: {e}"))?;
+                .map_err(|e| (format!("header `{name}` cannot be sent: {e}"), false))?;
             builder = builder.header(name, value);
         }
-        let mut resp = builder.body(request.body.clone()).send().await.map_err(|e| describe(&e))?;
+        let mut resp = builder.body(request.body.clone()).send().await.map_err(|e| (describe(&e), !answered(&e)))?;
+        head.store(true, std::sync::atomic::Ordering::Relaxed);
         let status = resp.status().as_u16();
         let headers = Headers::from(resp.headers());
         let mut body = Vec::new();
         while let Some(chunk) = resp
             .chunk()
             .await
-            .map_err(|e| format!("the answer broke off after {} bytes: {}", body.len(), describe(&e)))?
+            .map_err(|e| (format!("the answer broke off after {} bytes: {}", body.len(), describe(&e)), false))?
         {
             if body.len() + chunk.len() > self.config.max_body_bytes {
-                return Err(format!("the body is larger than {} bytes; stopped reading", self.config.max_body_bytes));
+                return Err((
+                    format!("the body is larger than {} bytes; stopped reading", self.config.max_body_bytes),
+                    false,
+                ));
             }
             body.extend_from_slice(&chunk);
         }
         Ok(Response { status, headers: Some(headers), body })
+    }
+}
+
+/// Did the target send anything before the request failed? Bytes that are not HTTP are an
+/// answer (a wrong one); a refused, reset or closed connection is not.
+fn answered(e: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(h) = s.downcast_ref::<hyper::Error>() {
+            return h.is_parse() || h.is_parse_status() || h.is_parse_too_large();
+        }
+        source = s.source();
+    }
+    false
+}
+
+impl super::Exchanger for Transport {
+    fn exchange<'a>(
+        &'a self,
+        prepare: &'a (dyn Fn() -> Request + Send + Sync),
+    ) -> futures::future::BoxFuture<'a, Exchange> {
+        Box::pin(self.send(prepare))
     }
 }
 

@@ -27,28 +27,30 @@ pub struct VariantInfo {
 /// drift apart.
 macro_rules! faults {
     ($($variant:ident = $name:literal, $caught_by:literal, $breaks:literal;)*) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub(crate) enum Fault { $($variant),* }
+        /// A planted fault: one rule of the contract the server breaks on purpose.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Fault { $($variant),* }
 
         /// Every planted fault, in the order `batchconf list` shows them.
         pub static FAULTS: &[FaultInfo] = &[$(FaultInfo { name: $name, breaks: $breaks, caught_by: $caught_by }),*];
 
         impl Fault {
-            const ALL: &'static [Fault] = &[$(Fault::$variant),*];
+            pub const ALL: &'static [Fault] = &[$(Fault::$variant),*];
         }
     };
 }
 
 macro_rules! variants {
     ($($variant:ident = $name:literal, $description:literal;)*) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub(crate) enum Variant { $($variant),* }
+        /// A conformant variant: another choice where the contract is silent.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Variant { $($variant),* }
 
         /// Every conformant variant, in the order `batchconf list` shows them.
         pub static VARIANTS: &[VariantInfo] = &[$(VariantInfo { name: $name, description: $description }),*];
 
         impl Variant {
-            const ALL: &'static [Variant] = &[$(Variant::$variant),*];
+            pub const ALL: &'static [Variant] = &[$(Variant::$variant),*];
         }
     };
 }
@@ -140,20 +142,62 @@ variants! {
 }
 
 impl Fault {
-    pub(crate) fn parse(name: &str) -> Result<Fault, SetupError> {
-        Fault::ALL.iter().zip(FAULTS).find(|(_, info)| info.name == name).map(|(f, _)| *f).ok_or_else(|| {
+    /// The fault's name, as `--fault` takes it.
+    pub fn name(self) -> &'static str {
+        self.info().name
+    }
+
+    pub fn info(self) -> &'static FaultInfo {
+        let i = Fault::ALL.iter().position(|f| *f == self).expect("every fault is in ALL");
+        &FAULTS[i]
+    }
+}
+
+impl Variant {
+    /// The variant's name, as `--variant` takes it.
+    pub fn name(self) -> &'static str {
+        self.info().name
+    }
+
+    pub fn info(self) -> &'static VariantInfo {
+        let i = Variant::ALL.iter().position(|v| *v == self).expect("every variant is in ALL");
+        &VARIANTS[i]
+    }
+}
+
+impl std::str::FromStr for Fault {
+    type Err = SetupError;
+
+    /// A name from [`FAULTS`]; anything else is an error that lists them all.
+    fn from_str(name: &str) -> Result<Fault, SetupError> {
+        Fault::ALL.iter().copied().find(|f| f.name() == name).ok_or_else(|| {
             let names: Vec<&str> = FAULTS.iter().map(|f| f.name).collect();
             SetupError::Argument(format!("unknown fault `{name}`; the faults are: {}", names.join(", ")))
         })
     }
 }
 
-impl Variant {
-    pub(crate) fn parse(name: &str) -> Result<Variant, SetupError> {
-        Variant::ALL.iter().zip(VARIANTS).find(|(_, info)| info.name == name).map(|(v, _)| *v).ok_or_else(|| {
+impl std::str::FromStr for Variant {
+    type Err = SetupError;
+
+    /// A name from [`VARIANTS`]; anything else is an error that lists them all.
+    fn from_str(name: &str) -> Result<Variant, SetupError> {
+        Variant::ALL.iter().copied().find(|v| v.name() == name).ok_or_else(|| {
             let names: Vec<&str> = VARIANTS.iter().map(|v| v.name).collect();
             SetupError::Argument(format!("unknown variant `{name}`; the variants are: {}", names.join(", ")))
         })
+    }
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::fmt::Display for Variant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -165,11 +209,8 @@ pub(crate) struct Behaviour {
 }
 
 impl Behaviour {
-    pub(crate) fn new(fault: Option<&str>, variants: &[String]) -> Result<Behaviour, SetupError> {
-        Ok(Behaviour {
-            fault: fault.map(Fault::parse).transpose()?,
-            variants: variants.iter().map(|v| Variant::parse(v)).collect::<Result<_, _>>()?,
-        })
+    pub(crate) fn new(fault: Option<Fault>, variants: &[Variant]) -> Behaviour {
+        Behaviour { fault, variants: variants.to_vec() }
     }
 
     pub(crate) fn broken(&self, fault: Fault) -> bool {
@@ -188,11 +229,11 @@ mod tests {
     #[test]
     fn names_are_unique_and_parse_back() {
         for (i, f) in FAULTS.iter().enumerate() {
-            assert_eq!(Fault::parse(f.name).unwrap(), Fault::ALL[i]);
+            assert_eq!(f.name.parse::<Fault>().unwrap(), Fault::ALL[i]);
             assert!(crate::checks::find(f.caught_by).is_some(), "fault `{}` names no check", f.name);
         }
         for (i, v) in VARIANTS.iter().enumerate() {
-            assert_eq!(Variant::parse(v.name).unwrap(), Variant::ALL[i]);
+            assert_eq!(v.name.parse::<Variant>().unwrap(), Variant::ALL[i]);
         }
         assert_eq!(Fault::ALL.len(), FAULTS.len());
         assert_eq!(Variant::ALL.len(), VARIANTS.len());
@@ -209,9 +250,9 @@ mod tests {
 
     #[test]
     fn unknown_names_list_the_valid_ones() {
-        let err = Behaviour::new(Some("nope"), &[]).unwrap_err().to_string();
+        let err = "nope".parse::<Fault>().unwrap_err().to_string();
         assert!(err.contains("`nope`") && err.contains("status-201"), "{err}");
-        let err = Behaviour::new(None, &["nah".into()]).unwrap_err().to_string();
+        let err = "nah".parse::<Variant>().unwrap_err().to_string();
         assert!(err.contains("`nah`") && err.contains("max-batch-50"), "{err}");
     }
 }

@@ -36,6 +36,30 @@ impl Incoming {
         }
     }
 
+    /// The request as a client built it, for the in-memory server: what wiremock would hand over
+    /// after the bytes crossed a socket (lower-case header names, `host` from the URL).
+    pub(crate) fn from_request(req: &crate::exchange::Request) -> Incoming {
+        let url = url::Url::parse(&req.url).ok();
+        let mut headers: Vec<(String, String)> =
+            req.headers.iter().map(|(n, v)| (n.to_ascii_lowercase(), v.to_string())).collect();
+        if !headers.iter().any(|(n, _)| n == "host") {
+            if let Some(host) = url.as_ref().and_then(|u| u.host_str().map(|h| (h.to_string(), u.port()))) {
+                let host = match host.1 {
+                    Some(port) => format!("{}:{port}", host.0),
+                    None => host.0,
+                };
+                headers.push(("host".to_string(), host));
+            }
+        }
+        Incoming {
+            method: req.method.clone(),
+            path: url.as_ref().map(|u| u.path().to_string()).unwrap_or_default(),
+            query: url.as_ref().and_then(|u| u.query()).map(str::to_string),
+            headers,
+            body: req.body.clone(),
+        }
+    }
+
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }

@@ -19,7 +19,6 @@
 //! ```
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer};
@@ -29,14 +28,16 @@ use crate::error::SetupError;
 mod auth;
 mod catalogue;
 mod incoming;
+mod memory;
 mod request;
 mod respond;
 mod results;
 mod serve;
 mod store;
 
-pub use catalogue::{FaultInfo, VariantInfo, FAULTS, VARIANTS};
-pub use serve::command;
+pub use catalogue::{Fault, FaultInfo, Variant, VariantInfo, FAULTS, VARIANTS};
+pub use memory::InMemory;
+pub use serve::{serve, ServeSettings, DEFAULT_TOKEN};
 
 /// How to run the server. An empty configuration accepts no credentials at all: give it at least
 /// one token or AK/SK pair.
@@ -48,10 +49,13 @@ pub struct ServerConfig {
     pub aksk: Vec<(String, String)>,
     /// Ids of the assets that exist at start, all `ACTIVED`.
     pub fixtures: Vec<String>,
-    /// A fault name from [`FAULTS`].
-    pub fault: Option<String>,
-    /// Variant names from [`VARIANTS`].
-    pub variants: Vec<String>,
+    /// The planted fault, if any.
+    pub fault: Option<Fault>,
+    /// The conformant variants chosen.
+    pub variants: Vec<Variant>,
+    /// Makes `X-Request-Id` a function of this seed and the request's `X-Batchconf-Case` label,
+    /// so a run with the same seed shows the same answers; `None`: fresh random ids.
+    pub request_id_seed: Option<u64>,
     /// Port on 127.0.0.1; 0 picks a free one.
     pub port: u16,
     /// Log one line per request to stderr.
@@ -64,23 +68,16 @@ pub struct RefServer {
 }
 
 impl RefServer {
-    /// Starts the server. An unknown fault or variant name, or a port that cannot be bound, is a
-    /// [`SetupError::Argument`] that says which and why.
+    /// Starts the server. Credentials that would let anything in, or a port that cannot be
+    /// bound, are a [`SetupError::Argument`] that says which and why.
     pub async fn start(config: ServerConfig) -> Result<RefServer, SetupError> {
-        let behaviour = catalogue::Behaviour::new(config.fault.as_deref(), &config.variants)?;
+        let router = respond::Router::new(config.clone())?;
         let listener = std::net::TcpListener::bind(("127.0.0.1", config.port)).map_err(|e| {
             SetupError::Argument(format!("cannot listen on 127.0.0.1:{}: {e} (port 0 picks a free one)", config.port))
         })?;
-        let shared = respond::Shared {
-            store: store::Store::seeded(&config.fixtures),
-            credentials: auth::Credentials { tokens: config.tokens, aksk: config.aksk },
-            behaviour,
-            log: config.log,
-            request_ids: respond::RequestIds::new(),
-        };
         // Recording would keep every request for the server's lifetime.
         let mock = MockServer::builder().listener(listener).disable_request_recording().start().await;
-        Mock::given(any()).respond_with(respond::Router(Arc::new(shared))).mount(&mock).await;
+        Mock::given(any()).respond_with(router).mount(&mock).await;
         Ok(RefServer { mock })
     }
 

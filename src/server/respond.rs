@@ -36,8 +36,54 @@ pub(crate) struct Shared {
     pub request_ids: RequestIds,
 }
 
-/// The catch-all responder mounted on the wiremock server.
+/// The catch-all responder mounted on the wiremock server (and, through [`super::InMemory`],
+/// called directly by the engine's own tests).
+#[derive(Clone)]
 pub(crate) struct Router(pub std::sync::Arc<Shared>);
+
+/// A dressed answer, before it is handed to wiremock (or to an in-memory caller).
+pub(crate) struct Answer {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+    pub delay: Option<Duration>,
+}
+
+impl Router {
+    /// A router for this configuration. Refuses credentials that would let anything in: an empty
+    /// token would accept every request that sends an empty `X-Auth-Token`.
+    pub(crate) fn new(config: super::ServerConfig) -> Result<Router, crate::error::SetupError> {
+        let argument = |why: &str| Err(crate::error::SetupError::Argument(why.to_string()));
+        if config.tokens.iter().any(|t| t.trim().is_empty()) {
+            return argument("an empty token would let in any request with an empty `X-Auth-Token`: give a real one");
+        }
+        if config.aksk.iter().any(|(ak, sk)| ak.trim().is_empty() || sk.trim().is_empty()) {
+            return argument("an AK/SK pair needs both an access key and a secret key");
+        }
+        Ok(Router(std::sync::Arc::new(Shared {
+            store: Store::seeded(&config.fixtures),
+            credentials: Credentials { tokens: config.tokens, aksk: config.aksk },
+            behaviour: Behaviour::new(config.fault, &config.variants),
+            log: config.log,
+            request_ids: RequestIds::new(config.request_id_seed),
+        })))
+    }
+
+    /// Routes, authenticates, runs and dresses one request.
+    pub(crate) fn answer(&self, req: &Incoming) -> Answer {
+        let started = Instant::now();
+        let reply = self.route(req);
+        let shown_status = reply.status;
+        let note = reply.note.clone();
+        let answer = self.dress(reply, req.header(crate::send::CASE_HEADER));
+        if self.0.log {
+            let took = started.elapsed().as_millis();
+            let why = note.map(|n| format!(": {n}")).unwrap_or_default();
+            eprintln!("{} {} -> {shown_status} ({took} ms){why}", req.method, req.path);
+        }
+        answer
+    }
+}
 
 /// An answer before it is dressed in headers.
 struct Reply {
@@ -61,16 +107,15 @@ impl Reply {
 
 impl Respond for Router {
     fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
-        let started = Instant::now();
-        let req = Incoming::from_wiremock(request);
-        let reply = self.route(&req);
-        let shown_status = reply.status;
-        let note = reply.note.clone();
-        let template = self.dress(reply);
-        if self.0.log {
-            let took = started.elapsed().as_millis();
-            let why = note.map(|n| format!(": {n}")).unwrap_or_default();
-            eprintln!("{} {} -> {shown_status} ({took} ms){why}", req.method, request.url.path());
+        let answer = self.answer(&Incoming::from_wiremock(request));
+        let content_type = answer.headers.iter().find(|(n, _)| *n == "Content-Type").map(|(_, v)| v.clone());
+        let mut template =
+            ResponseTemplate::new(answer.status).set_body_raw(answer.body, content_type.as_deref().unwrap_or_default());
+        for (name, value) in answer.headers.iter().filter(|(n, _)| *n != "Content-Type") {
+            template = template.insert_header(*name, value.as_str());
+        }
+        if let Some(delay) = answer.delay {
+            template = template.set_delay(delay);
         }
         template
     }
@@ -146,12 +191,12 @@ impl Router {
     }
 
     /// Headers, content type, delays: the parts of an answer every route shares.
-    fn dress(&self, mut reply: Reply) -> ResponseTemplate {
+    fn dress(&self, mut reply: Reply, label: Option<&str>) -> Answer {
         let behaviour = &self.0.behaviour;
         let request_id = if behaviour.broken(Fault::RepeatedRequestId) {
             FIXED_REQUEST_ID.to_string()
         } else {
-            self.0.request_ids.next()
+            self.0.request_ids.next(label)
         };
         if reply.status == 400 && behaviour.broken(Fault::ErrorBodyWithoutCode) {
             if let Some(body) = reply.body.as_object_mut() {
@@ -171,24 +216,25 @@ impl Router {
         } else {
             "application/json"
         };
-        let mut template = ResponseTemplate::new(reply.status)
-            .set_body_raw(serde_json::to_vec(&reply.body).unwrap_or_default(), content_type);
+        let mut headers = vec![("Content-Type", content_type.to_string())];
         if !(reply.status == 200 && behaviour.broken(Fault::NoRequestId)) {
-            template = template.insert_header("X-Request-Id", request_id.as_str());
+            headers.push(("X-Request-Id", request_id));
         }
         if extra {
-            template = template.insert_header("X-Served-By", "batchconf-reference-server");
+            headers.push(("X-Served-By", "batchconf-reference-server".to_string()));
         }
         if let Some(allow) = reply.allow {
-            template = template.insert_header("Allow", allow);
+            headers.push(("Allow", allow.to_string()));
         }
         if reply.status == 200 && behaviour.broken(Fault::Slow) {
             reply.delay = Some(reply.delay.unwrap_or_default() + SLOW_DELAY);
         }
-        if let Some(delay) = reply.delay {
-            template = template.set_delay(delay);
+        Answer {
+            status: reply.status,
+            headers,
+            body: serde_json::to_vec(&reply.body).unwrap_or_default(),
+            delay: reply.delay,
         }
-        template
     }
 }
 
@@ -214,19 +260,27 @@ fn has_repeats(ids: &[String]) -> bool {
 }
 
 /// Fresh `X-Request-Id` values: 32 hex digits, unique within a server (a counter through a
-/// bijective mix) and unlike those of any other server (a random half).
+/// bijective mix) and unlike those of any other server (a random half). With a seed, a request
+/// that names its case (`X-Batchconf-Case`, unique per exchange in a run) gets an id derived from
+/// the seed and that label instead, so the same run shows the same ids whatever the timing.
 pub(crate) struct RequestIds {
     prefix: u64,
     key: u64,
+    seed: Option<u64>,
     counter: AtomicU64,
 }
 
 impl RequestIds {
-    pub(crate) fn new() -> RequestIds {
-        RequestIds { prefix: rand::random(), key: rand::random(), counter: AtomicU64::new(0) }
+    pub(crate) fn new(seed: Option<u64>) -> RequestIds {
+        RequestIds { prefix: rand::random(), key: rand::random(), seed, counter: AtomicU64::new(0) }
     }
 
-    pub(crate) fn next(&self) -> String {
+    pub(crate) fn next(&self, label: Option<&str>) -> String {
+        if let (Some(seed), Some(label)) = (self.seed, label) {
+            use sha2::{Digest, Sha256};
+            let digest = Sha256::new().chain_update(seed.to_le_bytes()).chain_update(label).finalize();
+            return hex::encode(&digest[..16]);
+        }
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         format!("{:016x}{:016x}", self.prefix, mix(n ^ self.key))
     }
@@ -246,9 +300,19 @@ mod tests {
 
     #[test]
     fn request_ids_are_fresh_and_32_hex_digits() {
-        let ids = RequestIds::new();
-        let all: std::collections::HashSet<String> = (0..10_000).map(|_| ids.next()).collect();
+        let ids = RequestIds::new(None);
+        let all: std::collections::HashSet<String> = (0..10_000).map(|_| ids.next(None)).collect();
         assert_eq!(all.len(), 10_000);
         assert!(all.iter().all(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())));
+    }
+
+    #[test]
+    fn seeded_ids_follow_the_label_not_the_order() {
+        let (a, b) = (RequestIds::new(Some(7)), RequestIds::new(Some(7)));
+        let _ = a.next(Some("x#0"));
+        assert_eq!(a.next(Some("t#1")), b.next(Some("t#1")));
+        assert_ne!(a.next(Some("t#1")), a.next(Some("t#2")));
+        assert_eq!(a.next(Some("t#1")).len(), 32);
+        assert_ne!(RequestIds::new(Some(8)).next(Some("t#1")), b.next(Some("t#1")));
     }
 }

@@ -5,32 +5,42 @@
 
 use std::io::Write;
 
-use super::{RefServer, ServerConfig};
-use crate::cli::ServeArgs;
-use crate::error::exit;
+use super::{Fault, RefServer, ServerConfig, Variant};
+use crate::error::{Error, SetupError, Verdict};
 
 /// The token a local dev server accepts when it is given no credentials.
 pub const DEFAULT_TOKEN: &str = "batchconf-token";
 
-pub fn command(args: ServeArgs) -> i32 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit::SETUP;
-        }
-    };
-    runtime.block_on(serve(args))
+/// What `serve` was asked for.
+#[derive(Debug, Clone, Default)]
+pub struct ServeSettings {
+    pub port: u16,
+    pub tokens: Vec<String>,
+    pub aksk: Option<(String, String)>,
+    pub fixtures: Vec<String>,
+    pub fault: Option<Fault>,
+    pub variants: Vec<Variant>,
 }
 
-async fn serve(args: ServeArgs) -> i32 {
+/// Runs the server until Ctrl-C or SIGTERM.
+pub fn serve(settings: ServeSettings) -> Result<Verdict, Error> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| SetupError::Argument(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(run(settings))
+}
+
+async fn run(settings: ServeSettings) -> Result<Verdict, Error> {
     let mut config = ServerConfig {
-        tokens: args.tokens,
-        aksk: args.ak.zip(args.sk).into_iter().collect(),
-        fixtures: args.fixtures.into_iter().map(|f| f.trim().to_string()).filter(|f| !f.is_empty()).collect(),
-        fault: args.fault,
-        variants: args.variants,
-        port: args.port,
+        tokens: settings.tokens,
+        aksk: settings.aksk.into_iter().collect(),
+        fixtures: settings.fixtures.into_iter().map(|f| f.trim().to_string()).filter(|f| !f.is_empty()).collect(),
+        fault: settings.fault,
+        variants: settings.variants,
+        request_id_seed: None,
+        port: settings.port,
         log: true,
     };
     let default_token = config.tokens.is_empty() && config.aksk.is_empty();
@@ -38,13 +48,7 @@ async fn serve(args: ServeArgs) -> i32 {
         config.tokens.push(DEFAULT_TOKEN.to_string());
     }
     let summary = describe(&config, default_token);
-    let server = match RefServer::start(config).await {
-        Ok(server) => server,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return e.exit_code();
-        }
-    };
+    let server = RefServer::start(config).await?;
     println!("batchconf serve listening on {}", server.uri());
     // Scripts wait for this line through a pipe: it must not sit in a buffer.
     let _ = std::io::stdout().flush();
@@ -53,7 +57,7 @@ async fn serve(args: ServeArgs) -> i32 {
     stopped().await;
     server.stop().await;
     eprintln!("batchconf serve: stopped");
-    exit::OK
+    Ok(Verdict::Conforms)
 }
 
 /// What the server accepts and holds, without secrets (the default dev token is no secret).
@@ -73,7 +77,8 @@ fn describe(config: &ServerConfig, default_token: bool) -> String {
         lines.push(format!("planted fault: {fault} (this server breaks the contract on purpose)"));
     }
     if !config.variants.is_empty() {
-        lines.push(format!("variants: {}", config.variants.join(", ")));
+        let names: Vec<&str> = config.variants.iter().map(|v| v.name()).collect();
+        lines.push(format!("variants: {}", names.join(", ")));
     }
     lines.join("\n")
 }

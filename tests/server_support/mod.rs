@@ -21,8 +21,9 @@ pub fn config(fault: Option<&str>, variants: &[&str]) -> ServerConfig {
         tokens: vec![TOKEN.into()],
         aksk: vec![(AK.into(), SK.into())],
         fixtures: FIXTURES.iter().map(|s| s.to_string()).collect(),
-        fault: fault.map(str::to_string),
-        variants: variants.iter().map(|s| s.to_string()).collect(),
+        fault: fault.map(|f| f.parse().expect("a known fault")),
+        variants: variants.iter().map(|v| v.parse().expect("a known variant")).collect(),
+        request_id_seed: None,
         port: 0,
         log: false,
     }

@@ -1,21 +1,51 @@
-//! Progress while a run goes: a bar on a terminal (once the run has lasted a moment), plain lines
-//! now and then when not on one (CI logs). Reads counters only; it never slows the run.
+//! Progress while a run goes: a spinner on a terminal (once the run has lasted a moment), plain
+//! lines now and then when not on one (CI logs). A consumer of the event stream that only bumps
+//! counters; a thread of its own draws, so it never slows the run.
 
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::events::{Event, Reporter, RunEnd};
+
 pub struct Progress {
     stop: Arc<AtomicBool>,
+    judged: Arc<AtomicU64>,
+    diverged: Arc<AtomicU64>,
     thread: Option<JoinHandle<()>>,
 }
 
+impl Reporter for Progress {
+    fn on(&mut self, event: &Event) {
+        match event {
+            Event::Judged { .. } => {
+                self.judged.fetch_add(1, Ordering::Relaxed);
+            }
+            Event::Divergence { .. } => {
+                self.diverged.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(&mut self, _: &RunEnd) -> Result<(), crate::error::SetupError> {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        Ok(())
+    }
+}
+
 impl Progress {
-    /// `counts()` gives (requests sent, divergences so far).
-    pub fn start(counts: impl Fn() -> (u64, usize) + Send + 'static) -> Progress {
+    pub fn start() -> Progress {
         let stop = Arc::new(AtomicBool::new(false));
+        let judged = Arc::new(AtomicU64::new(0));
+        let diverged = Arc::new(AtomicU64::new(0));
+        let (j, d) = (judged.clone(), diverged.clone());
+        let counts = move || (j.load(Ordering::Relaxed), d.load(Ordering::Relaxed));
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
             let started = Instant::now();
@@ -27,7 +57,7 @@ impl Progress {
                 let (sent, diverged) = counts();
                 let secs = started.elapsed().as_secs_f64().max(0.001);
                 let msg =
-                    format!("{sent} requests sent, {diverged} divergences so far, {:.0} req/s", sent as f64 / secs);
+                    format!("{sent} exchanges judged, {diverged} divergences so far, {:.0} req/s", sent as f64 / secs);
                 if terminal {
                     if bar.is_none() && started.elapsed() > Duration::from_millis(1500) {
                         let b = indicatif::ProgressBar::new_spinner();
@@ -50,13 +80,6 @@ impl Progress {
                 b.finish_and_clear();
             }
         });
-        Progress { stop, thread: Some(thread) }
-    }
-
-    pub fn finish(mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        Progress { stop, judged, diverged, thread: Some(thread) }
     }
 }

@@ -1,6 +1,6 @@
-//! The plan: command-line flags and files turned into validated settings and the list of trials,
-//! before anything is sent. Every problem here is a [`SetupError`] (exit 2) naming the flag or
-//! file. Listing the trials does no network I/O.
+//! The plan: typed options (from the command line or the `cargo test` gate's environment) turned
+//! into validated settings and the list of trials, before anything is sent. Every problem here is
+//! a [`SetupError`] (exit 2) naming the flag or file. Listing the trials does no network I/O.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -8,15 +8,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cases::{self, Case, CaseBody};
-use crate::cli::RunArgs;
 use crate::contract::Contract;
 use crate::error::SetupError;
 use crate::generate::AuthMode;
 use crate::send::{Credentials, TransportConfig};
+use crate::server::{Fault, Variant};
 
 /// One trial: a case, or one rule of a negative case, or one variant of an auth case.
 #[derive(Debug, Clone)]
 pub struct Unit {
+    /// Its place in the plan: reports list trials in this order, whatever order they ran in.
+    pub index: usize,
     /// `<kind>::<case>` or `<kind>::<case>::<part>`; what filters and reports use.
     pub name: String,
     pub case: Arc<Case>,
@@ -29,21 +31,80 @@ pub struct Unit {
 pub enum Part {
     Whole,
     Rule(String),
-    Auth(String),
+    Auth(AuthMode),
 }
 
 #[derive(Debug, Clone)]
 pub enum TargetSpec {
     /// The reference server, started in-process.
-    Bundled { fault: Option<String>, variants: Vec<String> },
+    Bundled { fault: Option<Fault>, variants: Vec<Variant> },
     /// Any server speaking the API.
     Remote { url: String },
+}
+
+/// What a run was asked to do, typed but not yet checked: the command line fills it from flags,
+/// the `cargo test` gate from its environment.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub target: Option<String>,
+    pub project_id: Option<String>,
+    pub token: Option<String>,
+    pub ak: Option<String>,
+    pub sk: Option<String>,
+    pub app_user_id: Option<String>,
+    pub schemas: Option<PathBuf>,
+    pub cases: Option<PathBuf>,
+    pub seed: Option<u64>,
+    pub examples: u32,
+    pub concurrency: usize,
+    pub timeout: Duration,
+    pub max_response_ms: Option<u64>,
+    pub rate: Option<f64>,
+    pub fixture_assets: Option<String>,
+    pub allow_destructive: bool,
+    pub dry_run: bool,
+    pub junit: Option<PathBuf>,
+    pub report_json: Option<PathBuf>,
+    pub filter: Option<String>,
+    pub fault: Option<Fault>,
+    pub variants: Vec<Variant>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            target: None,
+            project_id: None,
+            token: None,
+            ak: None,
+            sk: None,
+            app_user_id: None,
+            schemas: None,
+            cases: None,
+            seed: None,
+            examples: 100,
+            concurrency: 8,
+            timeout: Duration::from_secs(10),
+            max_response_ms: None,
+            rate: None,
+            fixture_assets: None,
+            allow_destructive: false,
+            dry_run: false,
+            junit: None,
+            report_json: None,
+            filter: None,
+            fault: None,
+            variants: vec![],
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub contract: Arc<Contract>,
     pub cases: Vec<Arc<Case>>,
+    /// Where the cases came from, for messages.
+    pub cases_dir: PathBuf,
     pub target: TargetSpec,
     pub project_id: String,
     /// The user's credentials (a bundled run makes its own).
@@ -68,63 +129,55 @@ pub const BUNDLED_PROJECT: &str = "batchconf-project";
 impl Settings {
     /// Settings for a run against the bundled server with the shipped contract and cases.
     pub fn bundled() -> Result<Settings, SetupError> {
-        let contract = Arc::new(Contract::bundled()?);
-        let cases = cases::load_dir(&cases::default_dir(), &contract)?.into_iter().map(Arc::new).collect();
-        Ok(Settings {
-            contract,
-            cases,
-            target: TargetSpec::Bundled { fault: None, variants: vec![] },
-            project_id: BUNDLED_PROJECT.into(),
-            creds: Credentials::default(),
-            fixtures: vec![],
-            allow_destructive: false,
-            seed: rand::random(),
-            examples: 100,
-            transport: TransportConfig::default(),
-            max_response_ms: None,
-            shrink_budget: Duration::from_secs(30),
-            dry_run: false,
-            junit: None,
-            report_json: None,
-            filter: None,
-        })
+        Settings::new(RunOptions::default())
     }
 
-    pub fn from_args(args: &RunArgs) -> Result<Settings, SetupError> {
-        let contract = Arc::new(match &args.schemas {
+    /// Loads the contract and cases and checks every option, before anything is sent.
+    pub fn new(o: RunOptions) -> Result<Settings, SetupError> {
+        let contract = Arc::new(match &o.schemas {
             Some(dir) => Contract::load(dir)?,
             None => Contract::bundled()?,
         });
-        let dir = args.cases.clone().unwrap_or_else(cases::default_dir);
-        let cases: Vec<Arc<Case>> = cases::load_dir(&dir, &contract)?.into_iter().map(Arc::new).collect();
+        let cases_dir = o.cases.clone().unwrap_or_else(cases::default_dir);
+        let cases: Vec<Arc<Case>> = cases::load_dir(&cases_dir, &contract)?.into_iter().map(Arc::new).collect();
+        if cases.is_empty() {
+            return Err(SetupError::Argument(format!(
+                "`{}` holds no case file (`*.json`): a run of nothing would prove nothing",
+                cases_dir.display()
+            )));
+        }
         check_generators(&contract, &cases)?;
-        if args.examples == 0 {
-            return Err(SetupError::Argument("`--examples` must be at least 1".into()));
-        }
-        if args.concurrency == 0 {
-            return Err(SetupError::Argument("`--concurrency` must be at least 1".into()));
-        }
-        if args.max_response_ms == Some(0) {
-            return Err(SetupError::Argument("`--max-response-ms` must be at least 1".into()));
-        }
-        if args.timeout_ms == 0 {
-            return Err(SetupError::Argument("`--timeout-ms` must be at least 1".into()));
-        }
-        if let Some(rate) = args.rate {
+        let positive = |flag: &str, ok: bool| {
+            if ok {
+                Ok(())
+            } else {
+                Err(SetupError::Argument(format!("`{flag}` must be at least 1")))
+            }
+        };
+        positive("--examples", o.examples > 0)?;
+        positive("--concurrency", o.concurrency > 0)?;
+        positive("--max-response-ms", o.max_response_ms != Some(0))?;
+        positive("--timeout-ms", !o.timeout.is_zero())?;
+        if let Some(rate) = o.rate {
             if !(rate > 0.0 && rate.is_finite()) {
                 return Err(SetupError::Argument(format!(
                     "`--rate {rate}` must be a positive number of requests per second"
                 )));
             }
         }
-        let fixtures = match &args.fixture_assets {
+        let fixtures = match &o.fixture_assets {
             None => vec![],
             Some(spec) => parse_fixtures(spec)?,
         };
-        let target = match (&args.target, &args.fault) {
+        let target = match (&o.target, o.fault) {
             (Some(_), Some(_)) => {
                 return Err(SetupError::Argument(
                     "`--fault` plants a fault in the bundled server; it cannot go with `--target`".into(),
+                ))
+            }
+            (Some(_), None) if !o.variants.is_empty() => {
+                return Err(SetupError::Argument(
+                    "`--variant` chooses how the bundled server behaves; it cannot go with `--target`".into(),
                 ))
             }
             (Some(url), None) => TargetSpec::Remote { url: url.clone() },
@@ -134,15 +187,11 @@ impl Settings {
                         "`--fixture-assets` names assets of a target; the bundled server makes its own (give `--target` too)".into(),
                     ));
                 }
-                TargetSpec::Bundled { fault: fault.clone(), variants: vec![] }
+                TargetSpec::Bundled { fault, variants: o.variants.clone() }
             }
         };
-        let creds = Credentials {
-            token: args.auth.token.clone().filter(|t| !t.is_empty()),
-            aksk: args.auth.ak.clone().zip(args.auth.sk.clone()).filter(|(a, s)| !a.is_empty() && !s.is_empty()),
-            app_user_id: args.auth.app_user_id.clone(),
-        };
-        let project_id = match (&target, &args.auth.project_id) {
+        let creds = credentials(&o.token, &o.ak, &o.sk, &o.app_user_id)?;
+        let project_id = match (&target, &o.project_id) {
             (_, Some(p)) => p.clone(),
             (TargetSpec::Bundled { .. }, None) => BUNDLED_PROJECT.into(),
             (TargetSpec::Remote { .. }, None) => {
@@ -153,29 +202,35 @@ impl Settings {
         };
         if let TargetSpec::Remote { url } = &target {
             crate::send::Target::parse(url, &project_id)?;
+            if creds.is_empty() && !o.dry_run {
+                return Err(SetupError::Argument(
+                    "no credentials: give `--token` (or BATCHCONF_TOKEN), or `--ak` and `--sk` (or HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK); without them every request would be refused and nothing tested".into(),
+                ));
+            }
         }
         Ok(Settings {
             contract,
             cases,
+            cases_dir,
             target,
             project_id,
             creds,
             fixtures,
-            allow_destructive: args.allow_destructive,
-            seed: args.seed.unwrap_or_else(rand::random),
-            examples: args.examples,
+            allow_destructive: o.allow_destructive,
+            seed: o.seed.unwrap_or_else(rand::random),
+            examples: o.examples,
             transport: TransportConfig {
-                concurrency: args.concurrency,
-                timeout: Duration::from_millis(args.timeout_ms),
-                rate: args.rate,
+                concurrency: o.concurrency,
+                timeout: o.timeout,
+                rate: o.rate,
                 ..TransportConfig::default()
             },
-            max_response_ms: args.max_response_ms,
+            max_response_ms: o.max_response_ms,
             shrink_budget: Duration::from_secs(30),
-            dry_run: args.dry_run,
-            junit: args.junit.clone(),
-            report_json: args.report_json.clone(),
-            filter: args.filter.clone(),
+            dry_run: o.dry_run,
+            junit: o.junit.clone(),
+            report_json: o.report_json.clone(),
+            filter: o.filter.clone(),
         })
     }
 
@@ -250,6 +305,7 @@ impl Settings {
                 CaseBody::Negative(n) => {
                     for rule in &n.rules {
                         out.push(Unit {
+                            index: out.len(),
                             name: format!("{base}::{rule}"),
                             case: case.clone(),
                             part: Part::Rule(rule.clone()),
@@ -259,29 +315,59 @@ impl Settings {
                 }
                 CaseBody::Auth(a) => {
                     for variant in &a.variants {
-                        let mode = AuthMode::from_variant(variant);
+                        let Some(mode) = AuthMode::from_variant(variant) else { continue };
                         let no_aksk = !self.is_bundled() && self.creds.aksk.is_none();
                         let no_token = !self.is_bundled() && self.creds.token.is_none();
-                        let skip = if mode.is_some_and(AuthMode::needs_aksk) && no_aksk {
+                        let skip = if mode.needs_aksk() && no_aksk {
                             Some("needs AK/SK credentials (`--ak`, `--sk`)".to_string())
-                        } else if mode.is_some_and(AuthMode::needs_token) && no_token {
+                        } else if mode.needs_token() && no_token {
                             Some("needs a token (`--token`)".to_string())
                         } else {
                             skip.clone()
                         };
                         out.push(Unit {
+                            index: out.len(),
                             name: format!("{base}::{variant}"),
                             case: case.clone(),
-                            part: Part::Auth(variant.clone()),
+                            part: Part::Auth(mode),
                             skip,
                         });
                     }
                 }
-                _ => out.push(Unit { name: base, case: case.clone(), part: Part::Whole, skip }),
+                _ => out.push(Unit { index: out.len(), name: base, case: case.clone(), part: Part::Whole, skip }),
             }
         }
         out
     }
+}
+
+/// The user's credentials, checked: a value that cannot be sent as an HTTP header (a line break,
+/// a control character) or an empty one is the user's mistake, found before anything is sent.
+pub(crate) fn credentials(
+    token: &Option<String>,
+    ak: &Option<String>,
+    sk: &Option<String>,
+    app_user_id: &Option<String>,
+) -> Result<Credentials, SetupError> {
+    let header = |flag: &str, value: &Option<String>| -> Result<Option<String>, SetupError> {
+        let Some(v) = value else { return Ok(None) };
+        if v.is_empty() {
+            return Err(SetupError::Argument(format!("`{flag}` is empty: give a value, or leave the flag out")));
+        }
+        if v.chars().any(|c| c.is_control() && c != '\t') {
+            return Err(SetupError::Argument(format!(
+                "`{flag}` holds a line break or another control character, which cannot be sent in an HTTP header"
+            )));
+        }
+        Ok(Some(v.clone()))
+    };
+    let token = header("--token", token)?;
+    let aksk = match (header("--ak", ak)?, header("--sk", sk)?) {
+        (Some(ak), Some(sk)) => Some((ak, sk)),
+        (None, None) => None,
+        _ => return Err(SetupError::Argument("`--ak` and `--sk` go together: give both, or neither".into())),
+    };
+    Ok(Credentials { token, aksk, app_user_id: header("--app-user-id", app_user_id)? })
 }
 
 /// Builds every generator the cases need once, so a schema keyword the generator cannot honour
@@ -328,27 +414,32 @@ fn parse_fixtures(spec: &str) -> Result<Vec<String>, SetupError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
-    fn settings(args: &[&str]) -> Result<Settings, SetupError> {
-        let mut argv = vec!["batchconf", "run"];
-        argv.extend_from_slice(args);
-        let cli = crate::cli::Cli::try_parse_from(argv).unwrap();
-        let crate::cli::Command::Run(run) = cli.command else { panic!() };
-        Settings::from_args(&run)
+    fn settings(o: RunOptions) -> Result<Settings, SetupError> {
+        Settings::new(o)
+    }
+
+    fn remote(url: &str) -> RunOptions {
+        RunOptions {
+            target: Some(url.into()),
+            project_id: Some("p".into()),
+            token: Some("t0ken".into()),
+            ..RunOptions::default()
+        }
     }
 
     #[test]
     fn real_targets_skip_what_needs_fixtures_or_consent() {
-        let s = settings(&["--target", "https://metastudio.example.com", "--project-id", "p", "--token", "t"]).unwrap();
+        let s = settings(remote("https://metastudio.example.com")).unwrap();
         let units = s.units();
         let seq = units.iter().find(|u| u.name == "sequence::force-delete-is-final").unwrap();
         assert!(seq.skip.as_deref().unwrap().contains("--fixture-assets"));
         let sig = units.iter().find(|u| u.name == "auth::bad-credentials::tampered-signature").unwrap();
         assert!(sig.skip.as_deref().unwrap().contains("AK/SK"));
         assert!(units.iter().find(|u| u.name == "property::every-action-unknown-ids").unwrap().skip.is_none());
+        assert!(units.iter().enumerate().all(|(i, u)| u.index == i));
 
-        let s = settings(&["--target", "https://x.example", "--project-id", "p", "--fixture-assets", "a,b,c"]).unwrap();
+        let s = settings(RunOptions { fixture_assets: Some("a,b,c".into()), ..remote("https://x.example") }).unwrap();
         let units = s.units();
         let force = units.iter().find(|u| u.name == "sequence::force-delete-is-final").unwrap();
         assert!(force.skip.as_deref().unwrap().contains("--allow-destructive"));
@@ -356,15 +447,11 @@ mod tests {
         assert_eq!(pool, ["a", "b", "c"]);
         assert!(!per.contains_key("force-delete-is-final"));
 
-        let s = settings(&[
-            "--target",
-            "https://x.example",
-            "--project-id",
-            "p",
-            "--fixture-assets",
-            "a,b,c",
-            "--allow-destructive",
-        ])
+        let s = settings(RunOptions {
+            fixture_assets: Some("a,b,c".into()),
+            allow_destructive: true,
+            ..remote("https://x.example")
+        })
         .unwrap();
         let (pool, per) = s.fixture_plan();
         assert_eq!(per["force-delete-is-final"], ["c"]);
@@ -372,12 +459,33 @@ mod tests {
     }
 
     #[test]
-    fn bad_flags_are_setup_errors() {
-        assert!(settings(&["--target", "https://x.example"]).unwrap_err().to_string().contains("--project-id"));
-        assert!(settings(&["--target", "nope", "--project-id", "p"]).is_err());
-        assert!(settings(&["--examples", "0"]).is_err());
-        assert!(settings(&["--fixture-assets", "a"]).is_err());
-        assert!(settings(&["--rate", "0"]).is_err());
-        assert!(settings(&["--target", "http://127.0.0.1:1", "--project-id", "p", "--fault", "status-201"]).is_err());
+    fn bad_options_are_setup_errors() {
+        let err = |o: RunOptions| settings(o).unwrap_err().to_string();
+        assert!(err(RunOptions { project_id: None, ..remote("https://x.example") }).contains("--project-id"));
+        assert!(settings(remote("nope")).is_err());
+        assert!(settings(RunOptions { examples: 0, ..RunOptions::default() }).is_err());
+        assert!(settings(RunOptions { fixture_assets: Some("a".into()), ..RunOptions::default() }).is_err());
+        assert!(settings(RunOptions { rate: Some(0.0), ..RunOptions::default() }).is_err());
+        assert!(settings(RunOptions { fault: Some(Fault::Status201), ..remote("http://127.0.0.1:1") }).is_err());
+        assert!(err(RunOptions { token: None, ..remote("https://x.example") }).contains("no credentials"));
+        assert!(err(RunOptions { token: Some(String::new()), ..remote("https://x.example") }).contains("empty"));
+        assert!(err(RunOptions { token: Some("a\r\nX-Evil: 1".into()), ..remote("https://x.example") })
+            .contains("line break"));
+        assert!(err(RunOptions { app_user_id: Some("u\n".into()), ..remote("https://x.example") })
+            .contains("--app-user-id"));
+        assert!(err(RunOptions { ak: Some("AK".into()), ..remote("https://x.example") }).contains("--sk"));
+        // A dry run sends nothing, so it needs no credentials.
+        assert!(settings(RunOptions { token: None, dry_run: true, ..remote("https://x.example") }).is_ok());
+        // Non-ASCII is the server's to judge (Chinese in `X-App-UserId` must reach it).
+        assert!(settings(RunOptions { app_user_id: Some("用户".into()), ..remote("https://x.example") }).is_ok());
+    }
+
+    #[test]
+    fn an_empty_cases_directory_is_a_setup_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = settings(RunOptions { cases: Some(dir.path().to_path_buf()), ..RunOptions::default() })
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(&dir.path().display().to_string()) && e.contains("no case file"), "{e}");
     }
 }

@@ -1,10 +1,18 @@
-//! The command line: flags parsed into arguments, dispatched to the module that does the work.
-//! Every command returns its exit code (see [`crate::error::exit`]); nothing here panics on
-//! bad input.
+//! The flags of every command, as clap reads them. Faults and variants are parsed into the
+//! library's enums here, so an unknown name is exit 2 before anything starts.
 
 use std::path::PathBuf;
 
+use batchconf::server::{Fault, Variant};
 use clap::{Args, Parser, Subcommand};
+
+fn fault(name: &str) -> Result<Fault, String> {
+    name.parse().map_err(|e: batchconf::error::SetupError| e.to_string())
+}
+
+fn variant(name: &str) -> Result<Variant, String> {
+    name.parse().map_err(|e: batchconf::error::SetupError| e.to_string())
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -15,7 +23,8 @@ use clap::{Args, Parser, Subcommand};
 published contract, each with a minimal reproduction.\n\n\
 Start with `batchconf run` (tests the bundled reference server, no set-up), then point it at your \
 endpoint with `--target`. `batchconf list` shows the checks, faults and cases.",
-    after_help = "Exit codes: 0 no divergence, 1 divergences found, 2 bad arguments, schema, case or input files, 3 target unreachable."
+    after_help = "Exit codes: 0 no divergence, 1 divergences found, 2 bad arguments, schema, case or input files, \
+3 the target cannot be tested (unreachable, stopped answering, refused the run's own credentials, throttled nearly everything)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -104,11 +113,14 @@ pub struct RunArgs {
     /// Write every divergence, with its minimal request and response, as JSON here.
     #[arg(long, value_name = "FILE")]
     pub report_json: Option<PathBuf>,
-    /// Run only the trials whose name contains this text.
+    /// Run only the trials whose name contains this text (none matching is an error).
     pub filter: Option<String>,
     /// Plant a fault in the bundled server (no `--target` only): see `batchconf list`.
-    #[arg(long, value_name = "NAME")]
-    pub fault: Option<String>,
+    #[arg(long, value_name = "NAME", value_parser = fault)]
+    pub fault: Option<Fault>,
+    /// Make the bundled server choose another conformant behaviour (repeatable): see `batchconf list`.
+    #[arg(long = "variant", value_name = "NAME", value_parser = variant)]
+    pub variants: Vec<Variant>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -129,11 +141,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ID,ID,…", value_delimiter = ',')]
     pub fixtures: Vec<String>,
     /// Break exactly one rule of the contract on purpose: see `batchconf list`.
-    #[arg(long, value_name = "NAME")]
-    pub fault: Option<String>,
+    #[arg(long, value_name = "NAME", value_parser = fault)]
+    pub fault: Option<Fault>,
     /// Make another conformant choice where the contract is silent (repeatable): see `batchconf list`.
-    #[arg(long = "variant", value_name = "NAME")]
-    pub variants: Vec<String>,
+    #[arg(long = "variant", value_name = "NAME", value_parser = variant)]
+    pub variants: Vec<Variant>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -169,16 +181,4 @@ pub struct ListArgs {
     /// Directory of case files.
     #[arg(long, value_name = "DIR")]
     pub cases: Option<PathBuf>,
-}
-
-/// Parses the command line and runs the command; returns the process exit code.
-pub fn main() -> i32 {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Run(args) => crate::runner::command(args),
-        Command::Serve(args) => crate::server::command(args),
-        Command::Validate(args) => crate::validate::command(args),
-        Command::Replay(args) => crate::runner::replay_command(args),
-        Command::List(args) => crate::list::command(args),
-    }
 }

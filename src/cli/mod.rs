@@ -1,0 +1,49 @@
+//! The command line: clap's types ([`args`]), one module per command turning them into the
+//! library's typed settings, and the one place a result becomes an exit code.
+
+mod args;
+mod run;
+
+use batchconf::engine::replay::{replay, ReplayOptions};
+use batchconf::error::{exit_code, Error, Verdict};
+use batchconf::server::ServeSettings;
+use clap::Parser;
+
+use args::{Cli, Command};
+
+/// Parses the command line and runs the command; returns the process exit code.
+pub fn main() -> i32 {
+    let result = match Cli::parse().command {
+        Command::Run(args) => run::run(args),
+        Command::Serve(args) => batchconf::server::serve(ServeSettings {
+            port: args.port,
+            tokens: args.tokens,
+            aksk: args.ak.zip(args.sk),
+            fixtures: args.fixtures,
+            fault: args.fault,
+            variants: args.variants,
+        }),
+        Command::Validate(args) => batchconf::validate::validate(&args.files, args.schemas.as_deref()),
+        Command::Replay(args) => replay(&ReplayOptions {
+            report: args.report,
+            target: args.target,
+            project_id: args.auth.project_id,
+            token: args.auth.token,
+            ak: args.auth.ak,
+            sk: args.auth.sk,
+            app_user_id: args.auth.app_user_id,
+            schemas: args.schemas,
+            timeout: std::time::Duration::from_millis(args.timeout_ms),
+        }),
+        Command::List(args) => batchconf::list::list(args.cases.as_deref()),
+    };
+    report(&result);
+    exit_code(&result)
+}
+
+/// The one line a command that stopped without a verdict ends with.
+fn report(result: &Result<Verdict, Error>) {
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+    }
+}

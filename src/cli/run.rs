@@ -1,0 +1,75 @@
+//! `batchconf run`: flags into [`RunOptions`], the reporters a terminal user gets, and the run.
+
+use std::time::Duration;
+
+use batchconf::engine::{RunOptions, Settings, Suite, TargetSpec};
+use batchconf::error::{Error, Verdict};
+use batchconf::report::{json::Json, junit::Junit, progress::Progress, summary::Summary, terminal::Terminal};
+
+use super::args::RunArgs;
+
+fn options(a: RunArgs) -> RunOptions {
+    RunOptions {
+        target: a.target,
+        project_id: a.auth.project_id,
+        token: a.auth.token,
+        ak: a.auth.ak,
+        sk: a.auth.sk,
+        app_user_id: a.auth.app_user_id,
+        schemas: a.schemas,
+        cases: a.cases,
+        seed: a.seed,
+        examples: a.examples,
+        concurrency: a.concurrency,
+        timeout: Duration::from_millis(a.timeout_ms),
+        max_response_ms: a.max_response_ms,
+        rate: a.rate,
+        fixture_assets: a.fixture_assets,
+        allow_destructive: a.allow_destructive,
+        dry_run: a.dry_run,
+        junit: a.junit,
+        report_json: a.report_json,
+        filter: a.filter,
+        fault: a.fault,
+        variants: a.variants,
+    }
+}
+
+pub fn run(args: RunArgs) -> Result<Verdict, Error> {
+    let suite = Suite::new(Settings::new(options(args))?)?;
+    let s = &suite.settings;
+    let selected = suite.selected()?;
+    // Reports are checked before anything is sent: findings must never be lost to a bad path.
+    let target_name = match &s.target {
+        TargetSpec::Bundled { .. } => "bundled".to_string(),
+        TargetSpec::Remote { url } => url.clone(),
+    };
+    let junit = s.junit.as_deref().map(Junit::new).transpose()?;
+    let json = s.report_json.as_deref().map(|p| Json::new(p, &target_name, &s.project_id)).transpose()?;
+    let where_to = match &s.target {
+        TargetSpec::Bundled { fault: None, .. } => "the bundled reference server".to_string(),
+        TargetSpec::Bundled { fault: Some(f), .. } => {
+            format!("the bundled reference server with the fault `{f}` planted")
+        }
+        TargetSpec::Remote { url } => format!("`{url}`"),
+    };
+    println!("batchconf run: seed {} against {where_to}", s.seed);
+    if s.dry_run {
+        suite.dry_run(&selected)?;
+        return Ok(Verdict::Conforms);
+    }
+    // An unreachable target is one clear error (exit 3), not a failure per trial.
+    suite.engine()?;
+    suite.hub.add(Box::new(Terminal::new(selected.iter().map(|u| u.index).collect())));
+    suite.hub.add(Box::new(Progress::start()));
+    suite.hub.add(Box::new(Summary::default()));
+    if let Some(j) = junit {
+        suite.hub.add(Box::new(j));
+    }
+    if let Some(j) = json {
+        suite.hub.add(Box::new(j));
+    }
+    let verdict = suite.run(&selected);
+    suite.shutdown();
+    verdict
+}

@@ -1,0 +1,112 @@
+//! The engine: the plan of trials, and running them against a target: generate, send, judge,
+//! shrink; sequences on fixtures; the tally that says whether the run tested anything.
+//!
+//! It knows nothing of the command line or of how results are shown: it emits
+//! [`crate::events::Event`]s, and sends through one seam ([`crate::send::Exchanger`]), so its
+//! own tests drive it against the reference server in memory.
+
+mod fixtures;
+mod generated;
+pub mod plan;
+pub mod replay;
+mod sequence;
+mod shrink;
+pub mod suite;
+mod trial;
+pub mod verdict;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::checks::{Expect, RunState, Violation};
+use crate::contract::Contract;
+use crate::events::{Discard, Sink};
+use crate::exchange::Exchange;
+use crate::generate::AuthMode;
+use crate::send::{Credentials, Exchanger, Target};
+
+pub use fixtures::Fixtures;
+pub use plan::{Part, RunOptions, Settings, TargetSpec, Unit};
+pub use suite::Suite;
+pub use trial::made_up_id;
+pub use verdict::Tally;
+
+/// One divergence, reported on the smallest request that still shows it.
+#[derive(Debug, Clone)]
+pub struct Divergence {
+    pub trial: String,
+    pub violations: Vec<Violation>,
+    pub exchange: Exchange,
+    pub seed: u64,
+    /// For sequences: the earlier steps, one line each, so the failing step reads in context.
+    pub steps: Vec<String>,
+    /// How many smaller requests were tried while shrinking, and how many of them still failed.
+    pub shrink: Option<(usize, usize)>,
+    /// How the request authenticated, and what the case expected: what a replay needs to send
+    /// and judge it the same way.
+    pub auth: AuthMode,
+    pub expect: Expect,
+}
+
+/// The run was stopped (the target cannot be tested): the trial ends without a verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped;
+
+/// What the engine needs to run trials.
+pub struct Engine {
+    pub contract: Arc<Contract>,
+    pub sender: Arc<dyn Exchanger>,
+    pub target: Target,
+    pub creds: Credentials,
+    pub run: RunState,
+    pub seed: u64,
+    /// Generated requests per property trial.
+    pub examples: u32,
+    /// Requests of one trial in flight at once.
+    pub concurrency: usize,
+    /// Time spent shrinking one divergence at most.
+    pub shrink_budget: Duration,
+    pub fixtures: Fixtures,
+    pub tally: Tally,
+    pub events: Arc<dyn Sink>,
+}
+
+impl Engine {
+    /// An engine with the usual knobs: 100 examples, 8 in flight, 30 s of shrinking, no bound on
+    /// response time, events discarded.
+    pub fn new(
+        contract: Arc<Contract>,
+        sender: Arc<dyn Exchanger>,
+        target: Target,
+        creds: Credentials,
+        seed: u64,
+        fixtures: Fixtures,
+    ) -> Engine {
+        let refused_with = contract.operation().auth.rejected_with;
+        let prefix = target.base.path().to_string();
+        Engine {
+            contract,
+            sender,
+            target,
+            creds,
+            run: RunState::new(None).with_path_prefix(&prefix),
+            seed,
+            examples: 100,
+            concurrency: 8,
+            shrink_budget: Duration::from_secs(30),
+            fixtures,
+            tally: Tally::new(Duration::from_secs(10), 8, refused_with),
+            events: Arc::new(Discard),
+        }
+    }
+
+    /// The same engine with a request timeout and concurrency the tally should know of.
+    pub fn with_transport(mut self, timeout: Duration, concurrency: usize) -> Engine {
+        self.concurrency = concurrency.max(1);
+        self.tally = Tally::new(timeout, concurrency, self.contract.operation().auth.rejected_with);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,123 @@
+//! The engine against the reference server's router in memory, through the same seam the network
+//! transport fills: shrinking, sequences and the run's own verdict, with no socket.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::contract::Contract;
+use crate::events::TrialEnd;
+use crate::server::{Fault, InMemory, ServerConfig};
+
+const TOKEN: &str = "bcf-test-token-1234";
+
+struct Bench {
+    engine: Engine,
+    units: Vec<Unit>,
+}
+
+/// An engine whose requests reach an in-memory reference server with `fault`, sent with `token`.
+fn bench(fault: Option<Fault>, token: &str) -> Bench {
+    let settings = Settings::bundled().unwrap();
+    let (pool, per_sequence) = settings.fixture_plan();
+    let fixtures = Fixtures::new(pool, per_sequence);
+    let server = InMemory::new(ServerConfig {
+        tokens: vec![TOKEN.into()],
+        fixtures: fixtures.all(),
+        fault,
+        request_id_seed: Some(1),
+        ..ServerConfig::default()
+    })
+    .unwrap();
+    let target = Target::parse("http://127.0.0.1:9", "p").unwrap();
+    let creds = Credentials { token: Some(token.into()), ..Credentials::default() };
+    let mut engine = Engine::new(Arc::new(Contract::bundled().unwrap()), Arc::new(server), target, creds, 7, fixtures);
+    engine.examples = 24;
+    Bench { engine, units: settings.units() }
+}
+
+impl Bench {
+    fn unit(&self, name: &str) -> &Unit {
+        self.units.iter().find(|u| u.name == name).unwrap_or_else(|| panic!("no trial `{name}`"))
+    }
+
+    fn run(&self, name: &str) -> TrialEnd {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(self.engine.run_unit(self.unit(name)))
+    }
+}
+
+fn divergences(end: TrialEnd) -> Vec<Divergence> {
+    match end {
+        TrialEnd::Diverged(found) => found,
+        other => panic!("expected divergences, got {other:?}"),
+    }
+}
+
+#[test]
+fn shrinking_stays_on_the_failure_and_finds_the_smallest_batch() {
+    let b = bench(Some(Fault::DropLastId), TOKEN);
+    let found = divergences(b.run("property::ordinary-batches"));
+    let d = &found[0];
+    assert_eq!(d.violations[0].check, "batch_ids_answered", "{:?}", d.violations);
+    let body = d.exchange.request.body.clone();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["asset_ids"].as_array().unwrap().len(), 2, "drop-last-id needs two distinct ids: {body}");
+    let (tried, kept) = d.shrink.unwrap();
+    assert!(tried >= kept && kept > 0, "{tried} tried, {kept} kept");
+}
+
+#[test]
+fn the_same_seed_shrinks_to_the_same_request() {
+    let a = divergences(bench(Some(Fault::DropLastId), TOKEN).run("property::edge-batches"));
+    let b = divergences(bench(Some(Fault::DropLastId), TOKEN).run("property::edge-batches"));
+    let bodies = |v: &[Divergence]| v.iter().map(|d| d.exchange.request.body.clone()).collect::<Vec<_>>();
+    assert_eq!(bodies(&a), bodies(&b));
+}
+
+#[test]
+fn a_sequence_stops_at_the_step_that_diverges_and_lists_the_steps_before() {
+    let clean = bench(None, TOKEN);
+    assert!(matches!(clean.run("sequence::restore-undoes-delete"), TrialEnd::Passed));
+    let b = bench(Some(Fault::RestoreDoesNothing), TOKEN);
+    let found = divergences(b.run("sequence::restore-undoes-delete"));
+    let d = &found[0];
+    assert_eq!(d.violations[0].check, "lifecycle", "{:?}", d.violations);
+    assert!(d.steps.len() >= 2, "{:?}", d.steps);
+    assert!(d.steps.iter().any(|s| s.contains(". DELETE ")), "{:?}", d.steps);
+    assert!(d.steps.last().unwrap().contains(". RESTORE "), "{:?}", d.steps);
+    assert!(d.exchange.request.method == "GET", "the failing step is a lookup: {}", d.exchange.request.url);
+}
+
+#[test]
+fn credentials_the_target_refuses_stop_the_run_instead_of_passing_it() {
+    let b = bench(None, "bcf-not-the-token");
+    // A negative trial alone would pass: every invalid request is refused anyway.
+    let end = b.run("negative::invalid-requests::outside-enum");
+    assert!(matches!(end, TrialEnd::Passed | TrialEnd::Stopped), "{end:?}");
+    let end = b.run("property::ordinary-batches");
+    assert!(matches!(end, TrialEnd::Stopped), "{end:?}");
+    let why = b.engine.tally.stopped().unwrap();
+    assert!(why.contains("as it answers requests with none") && why.contains("400 MSS.00000001"), "{why}");
+}
+
+#[test]
+fn a_run_that_never_tried_its_credentials_probes_them_at_the_end() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let b = bench(None, "bcf-not-the-token");
+    assert!(matches!(b.run("auth::bad-credentials::no-credentials"), TrialEnd::Passed));
+    rt.block_on(b.engine.prove_tested());
+    assert!(b.engine.tally.stopped().is_some(), "only refusals were expected, yet the credentials never worked");
+
+    let good = bench(None, TOKEN);
+    assert!(matches!(good.run("auth::bad-credentials::no-credentials"), TrialEnd::Passed));
+    rt.block_on(good.engine.prove_tested());
+    assert_eq!(good.engine.tally.stopped(), None);
+}
+
+#[test]
+fn a_server_that_refuses_valid_batches_is_a_divergence_not_bad_credentials() {
+    let b = bench(Some(Fault::RejectValidBatches), TOKEN);
+    let found = divergences(b.run("property::ordinary-batches"));
+    assert!(found.iter().any(|d| d.violations.iter().any(|v| v.check == "accepts_valid_request")));
+    assert_eq!(b.engine.tally.stopped(), None);
+}

@@ -1,0 +1,356 @@
+//! One trial, from start to end: pick what it sends (a generator, an example, a sequence), send
+//! through the seam, count and judge every exchange, and tell the reporters.
+
+use std::time::Instant;
+
+use chrono::Utc;
+use proptest::strategy::{BoxedStrategy, Strategy, ValueTree};
+use serde_json::Value;
+
+use super::{Divergence, Engine, Part, Stopped, Unit};
+use crate::cases::{CaseBody, Expectation, Step, FIXTURE, UNKNOWN};
+use crate::checks::{self, Context, Expect, Violation};
+use crate::events::{Event, TrialEnd};
+use crate::exchange::{Exchange, Headers, Request};
+use crate::generate::{self, AuthMode, GenRequest, Source, ID_PREFIX};
+use crate::send;
+
+/// Why a trial ended without a list of divergences.
+pub(super) enum Interrupted {
+    Stopped,
+    Failed(String),
+}
+
+impl From<Stopped> for Interrupted {
+    fn from(_: Stopped) -> Self {
+        Interrupted::Stopped
+    }
+}
+
+/// What a generated trial draws from: the strategy, how many examples, the expectation.
+pub(super) struct Generator {
+    pub strategy: BoxedStrategy<GenRequest>,
+    pub examples: u32,
+    pub expect: Expect,
+}
+
+impl Engine {
+    /// Runs one trial to its end and tells the reporters how it went; skipped trials end at once.
+    pub async fn run_unit(&self, unit: &Unit) -> TrialEnd {
+        let started = Instant::now();
+        self.events.emit(Event::TrialStarted { unit });
+        let end = match &unit.skip {
+            Some(reason) => TrialEnd::Skipped(reason.clone()),
+            None if self.tally.stopped().is_some() => TrialEnd::Stopped,
+            None => match self.divergences(unit).await {
+                Ok(found) if found.is_empty() => TrialEnd::Passed,
+                Ok(found) => {
+                    for divergence in &found {
+                        self.events.emit(Event::Divergence { unit, divergence });
+                    }
+                    TrialEnd::Diverged(found)
+                }
+                Err(Interrupted::Stopped) => TrialEnd::Stopped,
+                Err(Interrupted::Failed(why)) => TrialEnd::Failed(why),
+            },
+        };
+        self.events.emit(Event::TrialFinished { unit, end: &end, elapsed: started.elapsed() });
+        end
+    }
+
+    /// Every divergence of one trial, each on its minimal request.
+    async fn divergences(&self, unit: &Unit) -> Result<Vec<Divergence>, Interrupted> {
+        let case = &unit.case;
+        if let Some(generator) = self.generator(unit).map_err(Interrupted::Failed)? {
+            // Properties may act on pool fixtures; no sequence may change them meanwhile.
+            let pool = if case.uses_fixtures() { self.fixtures.pool.clone() } else { vec![] };
+            let _shared = self.fixtures.shared(&pool).await;
+            return self.generated(unit, generator).await;
+        }
+        match &case.body {
+            CaseBody::Example(e) => {
+                let _shared = self.fixtures.shared(&self.fixtures.pool).await;
+                let gen = GenRequest::json(self.fill_placeholders(&unit.name, &e.request));
+                let expect = expectation(e.expect, &case.name);
+                let label = format!("{}#0", unit.name);
+                let (exchange, violations) = self.send_and_judge(unit, &gen, &expect, &label).await?;
+                Ok(self.divergence(unit, violations, exchange, &expect, vec![]).into_iter().collect())
+            }
+            CaseBody::Sequence(s) => {
+                let fixtures = self.fixtures.of_sequence(&case.name).to_vec();
+                if fixtures.len() < s.fixtures_needed() {
+                    return Err(Interrupted::Failed(format!(
+                        "needs {} fixture assets and has {}",
+                        s.fixtures_needed(),
+                        fixtures.len()
+                    )));
+                }
+                let _exclusive = self.fixtures.exclusive(&fixtures).await;
+                Ok(self.sequence(unit, &s.steps, &fixtures).await?)
+            }
+            _ => Err(Interrupted::Failed(format!("`{}` has no part to run", unit.name))),
+        }
+    }
+
+    /// The generator of a generated trial; `None` for examples and sequences, whose requests
+    /// are fixed.
+    pub(super) fn generator(&self, unit: &Unit) -> Result<Option<Generator>, String> {
+        let case = &unit.case;
+        Ok(Some(match (&case.body, &unit.part) {
+            (CaseBody::Property(p), _) => {
+                let body =
+                    generate::body_strategy(&self.contract, p, &self.fixtures.pool).map_err(|e| e.to_string())?;
+                Generator {
+                    strategy: body.prop_map(GenRequest::json).boxed(),
+                    examples: self.examples,
+                    expect: expectation(p.expect, &case.name),
+                }
+            }
+            (CaseBody::Negative(_), Part::Rule(rule)) => Generator {
+                strategy: generate::negative_strategy(&self.contract, rule).map_err(|e| e.to_string())?,
+                examples: self.examples.clamp(1, 24),
+                expect: Expect::Rejected { rule: rule.clone() },
+            },
+            (CaseBody::Auth(_), Part::Auth(mode)) => Generator {
+                strategy: generate::auth_strategy(&self.contract, *mode).map_err(|e| e.to_string())?,
+                examples: self.examples.clamp(1, 16),
+                expect: Expect::Unauthenticated { how: mode.describe().to_string() },
+            },
+            _ => return Ok(None),
+        }))
+    }
+
+    /// The requests a trial sends first, built and signed but not sent (`--dry-run`). Shrinking
+    /// and later sequence steps depend on answers, so they are not shown.
+    pub fn draw(&self, unit: &Unit) -> Result<Vec<(Request, AuthMode)>, String> {
+        let sign = |gen: &GenRequest, label: String| {
+            let mut r = self.build(gen, &label);
+            send::authenticate(&mut r, gen.auth, &self.creds, Utc::now());
+            (r, gen.auth)
+        };
+        if let Some(g) = self.generator(unit)? {
+            let mut source = Source::new(self.seed, &unit.name);
+            return (0..g.examples)
+                .map(|i| source.tree(&g.strategy).map(|t| sign(&t.current(), format!("{}#{i}", unit.name))))
+                .collect();
+        }
+        match &unit.case.body {
+            CaseBody::Example(e) => Ok(vec![sign(
+                &GenRequest::json(self.fill_placeholders(&unit.name, &e.request)),
+                format!("{}#0", unit.name),
+            )]),
+            CaseBody::Sequence(s) => {
+                let fixtures = self.fixtures.of_sequence(&unit.case.name);
+                Ok(s.steps
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(n, step)| match step {
+                        Step::Act { action, ids, .. } => {
+                            let body = self.step_body(unit, fixtures, n, action, ids);
+                            Some(sign(&GenRequest::json(body), format!("{} step {}", unit.name, n + 1)))
+                        }
+                        Step::Observe { .. } => None,
+                    })
+                    .collect())
+            }
+            _ => Ok(vec![]),
+        }
+    }
+
+    /// The body of a sequence's `n`-th step: `$f<N>` is the sequence's N-th fixture, anything
+    /// else a made-up id.
+    pub(super) fn step_body(&self, unit: &Unit, fixtures: &[String], n: usize, action: &str, ids: &[String]) -> Value {
+        let ids: Vec<String> =
+            ids.iter().enumerate().map(|(j, id)| self.resolve(unit, fixtures, id, n * 100 + j)).collect();
+        serde_json::json!({"action": action, "asset_ids": ids})
+    }
+
+    /// `$f<N>` is the sequence's N-th fixture; anything else a made-up id.
+    pub(super) fn resolve(&self, unit: &Unit, fixtures: &[String], id: &str, n: usize) -> String {
+        match id.strip_prefix("$f").and_then(|k| k.parse::<usize>().ok()).and_then(|k| fixtures.get(k)) {
+            Some(f) => f.clone(),
+            None => made_up_id(self.seed, &unit.name, n),
+        }
+    }
+
+    pub(super) fn divergence(
+        &self,
+        unit: &Unit,
+        violations: Vec<Violation>,
+        exchange: Exchange,
+        expect: &Expect,
+        steps: Vec<String>,
+    ) -> Option<Divergence> {
+        (!violations.is_empty()).then(|| Divergence {
+            trial: unit.name.clone(),
+            violations,
+            exchange,
+            seed: self.seed,
+            steps,
+            shrink: None,
+            auth: AuthMode::Valid,
+            expect: expect.clone(),
+        })
+    }
+
+    /// Counts an exchange and judges it with every check the case asks for, and tells the
+    /// reporters. An answer still throttled after retries is the endpoint's quota, not its
+    /// contract: it is counted, not judged.
+    pub(super) async fn judge(
+        &self,
+        unit: &Unit,
+        exchange: &Exchange,
+        auth: AuthMode,
+        expect: &Expect,
+        label: &str,
+    ) -> Vec<Violation> {
+        if !self.tally.observe(exchange, auth) {
+            return vec![];
+        }
+        let ctx = Context::new(&self.contract, exchange, expect, &self.run, label);
+        let violations = checks::run_all(&ctx, unit.case.checks.as_deref());
+        self.events.emit(Event::Judged { unit, exchange, violations: &violations });
+        self.probe_credentials(false).await;
+        violations
+    }
+
+    /// Sends a generated request and judges the answer.
+    pub(super) async fn send_and_judge(
+        &self,
+        unit: &Unit,
+        gen: &GenRequest,
+        expect: &Expect,
+        label: &str,
+    ) -> Result<(Exchange, Vec<Violation>), Stopped> {
+        let x = self.send(self.build(gen, label), gen.auth).await?;
+        let v = self.judge(unit, &x, gen.auth, expect, label).await;
+        Ok((x, v))
+    }
+
+    /// The unsigned request of a generated one, to the batch operation.
+    pub(super) fn build(&self, gen: &GenRequest, label: &str) -> Request {
+        let url = self.target.url(&self.contract.operation().path, &[]);
+        send::build(gen, &self.contract.operation().method, url, label, &self.creds)
+    }
+
+    /// Sends a request, authenticated as `mode` says (afresh on every retry). Nothing is sent once
+    /// the run has stopped.
+    pub(super) async fn send(&self, base: Request, mode: AuthMode) -> Result<Exchange, Stopped> {
+        if self.tally.stopped().is_some() {
+            return Err(Stopped);
+        }
+        let creds = &self.creds;
+        let prepare = move || {
+            let mut r = base.clone();
+            send::authenticate(&mut r, mode, creds, Utc::now());
+            r
+        };
+        let x = self.sender.exchange(&prepare).await;
+        // An answer that arrives after the run stopped is not judged: the verdict is made.
+        if self.tally.stopped().is_some() {
+            return Err(Stopped);
+        }
+        Ok(x)
+    }
+
+    /// Looks one asset up (to observe what a sequence did).
+    pub(super) async fn lookup(&self, id: &str, label: &str) -> Option<Result<Exchange, Stopped>> {
+        let lookup = self.contract.lookup.as_ref()?;
+        let url = self.target.url(&lookup.path, &[("asset_id", id)]);
+        let mut headers = Headers::default();
+        headers.insert(send::CASE_HEADER, label);
+        if let Some(user) = &self.creds.app_user_id {
+            headers.insert(crate::contract::APP_USER_HEADER, user.clone());
+        }
+        let base = Request { method: lookup.method.clone(), url, headers, body: vec![] };
+        Some(self.send(base, AuthMode::Valid).await)
+    }
+
+    /// When every request made with the run's credentials so far was refused, sends one of them
+    /// again with and without credentials: the same answer both ways means the credentials do
+    /// nothing, and the run stops (see [`super::verdict`]). `at_end` asks on a single refusal,
+    /// and with a request of its own when the run's credentials were never tried.
+    pub(super) async fn probe_credentials(&self, at_end: bool) {
+        let sample = match self.tally.wants_probe(at_end) {
+            Some(sample) => sample,
+            None if at_end && self.tally.credentials_untried() && !self.tally.accepted_any() => match self.canary() {
+                Some(canary) => canary,
+                None => return,
+            },
+            None => return,
+        };
+        let prepare = |mode: AuthMode| {
+            let mut r = sample.clone();
+            r.headers.insert(send::CASE_HEADER, "batchconf-probe");
+            send::authenticate(&mut r, mode, &self.creds, Utc::now());
+            r
+        };
+        let with = self.sender.exchange(&|| prepare(AuthMode::Valid)).await;
+        if with.response().is_some_and(|r| (200..300).contains(&r.status)) {
+            self.tally.probed(None, None);
+            return;
+        }
+        let without = self.sender.exchange(&|| prepare(AuthMode::Missing)).await;
+        self.tally.probed(super::verdict::Signature::of(&with), super::verdict::Signature::of(&without));
+    }
+
+    /// An ordinary valid request on made-up ids, to see whether the run's credentials work.
+    fn canary(&self) -> Option<Request> {
+        let property = crate::cases::Property::default();
+        let strategy = generate::body_strategy(&self.contract, &property, &[]).ok()?;
+        let body = Source::new(self.seed, "batchconf-probe").tree(&strategy).ok()?.current();
+        Some(self.build(&GenRequest::json(body), "batchconf-probe"))
+    }
+
+    /// The last word on whether the run tested anything: probes the credentials if nothing made
+    /// with them was accepted, and stops the run if most of it went unjudged.
+    pub async fn prove_tested(&self) {
+        if self.tally.stopped().is_some() {
+            return;
+        }
+        if !self.tally.accepted_any() {
+            self.probe_credentials(true).await;
+        }
+        if let Some(why) = self.tally.unjudged_majority() {
+            self.tally.stop(why);
+        }
+    }
+
+    /// `$fixture` → a pool fixture (in turn), `$unknown` → a fresh made-up id.
+    pub(super) fn fill_placeholders(&self, trial: &str, v: &Value) -> Value {
+        let pool = &self.fixtures.pool;
+        let mut counter = 0usize;
+        fill(v, &mut |s: &str| {
+            counter += 1;
+            match s {
+                FIXTURE if !pool.is_empty() => Some(pool[counter % pool.len()].clone()),
+                FIXTURE | UNKNOWN => Some(made_up_id(self.seed, trial, counter)),
+                _ => None,
+            }
+        })
+    }
+}
+
+pub(super) fn expectation(e: Expectation, case: &str) -> Expect {
+    match e {
+        Expectation::Accepted => Expect::Accepted,
+        Expectation::Rejected => Expect::Rejected { rule: case.to_string() },
+        Expectation::Conformant => Expect::Nothing,
+    }
+}
+
+/// A made-up asset id, the same for the same seed, trial and position.
+pub fn made_up_id(seed: u64, trial: &str, n: usize) -> String {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::new().chain_update(seed.to_le_bytes()).chain_update(trial).chain_update(n.to_le_bytes()).finalize();
+    format!("{ID_PREFIX}{}", &hex::encode(d)[..12])
+}
+
+fn fill(v: &Value, f: &mut dyn FnMut(&str) -> Option<String>) -> Value {
+    match v {
+        Value::String(s) => f(s).map(Value::String).unwrap_or_else(|| v.clone()),
+        Value::Array(a) => Value::Array(a.iter().map(|x| fill(x, f)).collect()),
+        Value::Object(o) => Value::Object(o.iter().map(|(k, x)| (k.clone(), fill(x, f))).collect()),
+        other => other.clone(),
+    }
+}

@@ -1,0 +1,353 @@
+//! Did the run test anything? A run passes only if the target accepted requests made with the
+//! run's own credentials and most requests were judged. This module keeps the tally that tells,
+//! stops the run as soon as it is clear that the target cannot be tested, and says why in one
+//! sentence.
+//!
+//! "Rejected for authentication" is told apart from "rejected for another reason" without
+//! guessing error codes: the same request is sent once more without any credentials, and if the
+//! target answers both the same way (status and `error_code`), the run's credentials did nothing.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::exchange::{Exchange, Outcome, Request};
+use crate::generate::AuthMode;
+
+/// Answers with the run's credentials, all refused and none accepted, before the run asks
+/// whether its credentials work at all.
+const REFUSALS_BEFORE_PROBE: u64 = 8;
+/// Answers still throttled after retries, before "nearly everything is throttled" may stop a run.
+const THROTTLED_BEFORE_STOP: u64 = 20;
+/// Silent failures in a row (no answer at all) that end a run whatever the time.
+const SILENT_IN_A_ROW: u64 = 50;
+
+/// What an answer looks like, for comparing a request with credentials and without.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signature {
+    pub status: u16,
+    pub error_code: Option<String>,
+}
+
+impl Signature {
+    pub fn of(x: &Exchange) -> Option<Signature> {
+        let r = x.response()?;
+        let error_code = r.json().and_then(|b| b.get("error_code").and_then(|c| c.as_str()).map(str::to_string));
+        Some(Signature { status: r.status, error_code })
+    }
+
+    /// A refusal (not 2xx) that looks exactly like the answer to no credentials at all.
+    pub fn same_refusal(&self, anonymous: &Signature) -> bool {
+        !(200..300).contains(&self.status) && self == anonymous
+    }
+}
+
+/// Whether the probe has been made, and what it showed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Probe {
+    NotYet,
+    /// Sent, not yet answered: no second probe meanwhile.
+    Running,
+    /// The answers differ: the credentials are not the problem.
+    Distinct,
+}
+
+/// Counts over the whole run, shared by every trial.
+pub struct Tally {
+    started: Instant,
+    /// A request timeout: how long a silent target is given before the run gives up on it.
+    timeout: Duration,
+    concurrency: u64,
+    /// The status the contract gives a request whose authentication failed.
+    refused_with: u16,
+    completed: AtomicU64,
+    judged: AtomicU64,
+    throttled: AtomicU64,
+    silent: AtomicU64,
+    silent_in_a_row: AtomicU64,
+    accepted: AtomicU64,
+    refused: AtomicU64,
+    /// Answers (any HTTP status but 429) to requests made with the run's credentials.
+    valid_answers: AtomicU64,
+    last_answer: Mutex<Instant>,
+    /// One request made with the run's credentials that was refused: what a probe re-sends.
+    refused_sample: Mutex<Option<Request>>,
+    probe: Mutex<Probe>,
+    stopped: OnceLock<String>,
+}
+
+impl Tally {
+    pub fn new(timeout: Duration, concurrency: usize, refused_with: u16) -> Tally {
+        Tally {
+            started: Instant::now(),
+            timeout,
+            concurrency: concurrency.max(1) as u64,
+            refused_with,
+            completed: AtomicU64::new(0),
+            judged: AtomicU64::new(0),
+            throttled: AtomicU64::new(0),
+            silent: AtomicU64::new(0),
+            silent_in_a_row: AtomicU64::new(0),
+            accepted: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            valid_answers: AtomicU64::new(0),
+            last_answer: Mutex::new(Instant::now()),
+            refused_sample: Mutex::new(None),
+            probe: Mutex::new(Probe::NotYet),
+            stopped: OnceLock::new(),
+        }
+    }
+
+    /// Why the run stopped, once it has.
+    pub fn stopped(&self) -> Option<&str> {
+        self.stopped.get().map(String::as_str)
+    }
+
+    /// Stops the run (the first reason given is kept).
+    pub fn stop(&self, why: String) {
+        let _ = self.stopped.set(why);
+    }
+
+    /// (exchanges completed, answers left unjudged because still throttled, exchanges judged)
+    pub fn counts(&self) -> (u64, u64, u64) {
+        (self.completed.load(Relaxed), self.throttled.load(Relaxed), self.judged.load(Relaxed))
+    }
+
+    /// Has any request made with the run's credentials been accepted (answered 2xx)?
+    pub fn accepted_any(&self) -> bool {
+        self.accepted.load(Relaxed) > 0
+    }
+
+    /// Counts one exchange; `true` if it may be judged (it was not still throttled). Stops the
+    /// run when the target has stopped answering or throttles nearly everything.
+    pub fn observe(&self, x: &Exchange, auth: AuthMode) -> bool {
+        let completed = self.completed.fetch_add(1, Relaxed) + 1;
+        match &x.outcome {
+            Outcome::Transport { silent: true, .. } => {
+                self.silent.fetch_add(1, Relaxed);
+                let in_a_row = self.silent_in_a_row.fetch_add(1, Relaxed) + 1;
+                let quiet_for = self.last_answer.lock().unwrap_or_else(|e| e.into_inner()).elapsed();
+                if in_a_row >= SILENT_IN_A_ROW || (in_a_row >= 2 * self.concurrency && quiet_for >= 2 * self.timeout) {
+                    self.stop(format!(
+                        "it stopped answering: the last {in_a_row} requests got no answer at all ({}); check that it is up and reachable, or raise `--timeout-ms`",
+                        reason(x)
+                    ));
+                }
+            }
+            Outcome::Transport { .. } => self.answered(),
+            Outcome::Response(r) => {
+                self.answered();
+                if r.status == 429 {
+                    let throttled = self.throttled.fetch_add(1, Relaxed) + 1;
+                    if throttled >= THROTTLED_BEFORE_STOP && throttled * 10 >= completed * 9 {
+                        self.stop(format!(
+                            "it throttled nearly everything ({throttled} of {completed} answers were still 429 after retries); lower `--rate` or check the account's quota"
+                        ));
+                    }
+                    return false;
+                }
+                if auth == AuthMode::Valid {
+                    self.valid_answers.fetch_add(1, Relaxed);
+                    if (200..300).contains(&r.status) {
+                        self.accepted.fetch_add(1, Relaxed);
+                    } else if r.status == self.refused_with {
+                        self.refused.fetch_add(1, Relaxed);
+                        let mut sample = self.refused_sample.lock().unwrap_or_else(|e| e.into_inner());
+                        sample.get_or_insert_with(|| x.request.clone());
+                    }
+                }
+            }
+        }
+        self.judged.fetch_add(1, Relaxed);
+        true
+    }
+
+    fn answered(&self) {
+        self.silent_in_a_row.store(0, Relaxed);
+        *self.last_answer.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+    }
+
+    /// A request to re-send with and without credentials, when the run's credentials may not
+    /// work: only refusals so far (enough of them, or `at_end`), and no probe made yet. The probe
+    /// is then the caller's to make, and to report with [`Tally::probed`].
+    pub fn wants_probe(&self, at_end: bool) -> Option<Request> {
+        let mut probe = self.probe.lock().unwrap_or_else(|e| e.into_inner());
+        if self.accepted_any() || *probe != Probe::NotYet {
+            return None;
+        }
+        let refused = self.refused.load(Relaxed);
+        if refused == 0 || (!at_end && refused < REFUSALS_BEFORE_PROBE) {
+            return None;
+        }
+        let sample = self.refused_sample.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if sample.is_some() {
+            *probe = Probe::Running;
+        }
+        sample
+    }
+
+    /// No request made with the run's credentials got any answer but 429: nothing shows whether
+    /// they work (only requests with other credentials were selected, say).
+    pub fn credentials_untried(&self) -> bool {
+        self.valid_answers.load(Relaxed) == 0
+    }
+
+    /// What the probe showed: `with` is the answer to the run's credentials, `without` to none.
+    pub fn probed(&self, with: Option<Signature>, without: Option<Signature>) {
+        match (with, without) {
+            (Some(with), Some(without)) if with.same_refusal(&without) => self.stop(credentials_refused(&with)),
+            _ => *self.probe.lock().unwrap_or_else(|e| e.into_inner()) = Probe::Distinct,
+        }
+    }
+
+    /// The last word: a run that mostly went unjudged proves nothing. `None` if it stands.
+    pub fn unjudged_majority(&self) -> Option<String> {
+        let (completed, throttled) = (self.completed.load(Relaxed), self.throttled.load(Relaxed));
+        let silent = self.silent.load(Relaxed);
+        if completed > 0 && throttled * 2 > completed {
+            return Some(format!(
+                "it throttled most of the run ({throttled} of {completed} answers were still 429 after retries); lower `--rate` or check the account's quota"
+            ));
+        }
+        if completed > 0 && silent * 2 > completed {
+            return Some(format!(
+                "most requests got no answer at all ({silent} of {completed}); check that it is up and reachable, or raise `--timeout-ms`"
+            ));
+        }
+        None
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+}
+
+/// The sentence for credentials that do nothing.
+pub fn credentials_refused(with: &Signature) -> String {
+    let code = with.error_code.as_deref().map(|c| format!(" {c}")).unwrap_or_default();
+    format!(
+        "it answers requests made with the run's credentials exactly as it answers requests with none ({}{code}); check the token or the AK/SK pair, and that `--project-id` is the project they belong to",
+        with.status
+    )
+}
+
+fn reason(x: &Exchange) -> String {
+    match &x.outcome {
+        Outcome::Transport { reason, .. } => reason.clone(),
+        Outcome::Response(r) => format!("status {}", r.status),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::{Headers, Response};
+
+    fn exchange(status: u16, code: &str) -> Exchange {
+        Exchange::new(
+            Request {
+                method: "POST".into(),
+                url: "http://127.0.0.1:1/x".into(),
+                headers: Headers::default(),
+                body: vec![],
+            },
+            Response {
+                status,
+                headers: None,
+                body: format!(r#"{{"error_code":"{code}","error_msg":"m"}}"#).into_bytes(),
+            },
+        )
+    }
+
+    fn silent() -> Exchange {
+        let mut x = exchange(200, "");
+        x.outcome = Outcome::Transport { reason: "connection refused".into(), elapsed_ms: 0, silent: true };
+        x
+    }
+
+    #[test]
+    fn refusals_ask_for_a_probe_and_the_same_answer_without_credentials_stops_the_run() {
+        let t = Tally::new(Duration::from_secs(1), 8, 400);
+        for _ in 0..7 {
+            t.observe(&exchange(400, "MSS.00000001"), AuthMode::Valid);
+        }
+        // Refusals of requests sent without the run's credentials say nothing of them.
+        t.observe(&exchange(400, "MSS.00000001"), AuthMode::Missing);
+        assert!(t.wants_probe(false).is_none());
+        let early = Tally::new(Duration::from_secs(1), 8, 400);
+        early.observe(&exchange(400, "MSS.00000001"), AuthMode::Valid);
+        assert!(early.wants_probe(true).is_some(), "at the end, one refusal is enough to ask");
+        assert!(Tally::new(Duration::from_secs(1), 8, 400).credentials_untried());
+        assert!(!early.credentials_untried());
+        t.observe(&exchange(400, "MSS.00000001"), AuthMode::Valid);
+        assert!(t.wants_probe(false).is_some());
+        assert!(t.wants_probe(true).is_none(), "one probe at a time");
+        let x = exchange(400, "MSS.00000001");
+        t.probed(Signature::of(&x), Signature::of(&x));
+        assert!(t.stopped().unwrap().contains("check the token"), "{:?}", t.stopped());
+    }
+
+    #[test]
+    fn a_different_refusal_is_the_target_s_own_and_is_judged() {
+        let t = Tally::new(Duration::from_secs(1), 8, 400);
+        for _ in 0..8 {
+            t.observe(&exchange(400, "MSS.00000002"), AuthMode::Valid);
+        }
+        assert!(t.wants_probe(false).is_some());
+        t.probed(Signature::of(&exchange(400, "MSS.00000002")), Signature::of(&exchange(400, "MSS.00000001")));
+        assert!(t.stopped().is_none());
+        assert!(t.wants_probe(true).is_none(), "one probe is enough");
+        // An accepted request makes any probe pointless.
+        let t = Tally::new(Duration::from_secs(1), 8, 400);
+        t.observe(&exchange(200, ""), AuthMode::Valid);
+        t.observe(&exchange(400, "MSS.00000001"), AuthMode::Valid);
+        assert!(t.wants_probe(true).is_none());
+        // Two 200s are no refusal, whatever the credentials.
+        assert!(!Signature { status: 200, error_code: None }.same_refusal(&Signature { status: 200, error_code: None }));
+    }
+
+    #[test]
+    fn throttling_nearly_everything_stops_the_run_and_a_majority_fails_it() {
+        let t = Tally::new(Duration::from_secs(1), 8, 400);
+        for _ in 0..19 {
+            assert!(!t.observe(&exchange(429, "APIGW.0308"), AuthMode::Valid));
+        }
+        assert!(t.stopped().is_none());
+        assert!(!t.observe(&exchange(429, "APIGW.0308"), AuthMode::Valid));
+        assert!(t.stopped().unwrap().contains("throttled"));
+
+        let t = Tally::new(Duration::from_secs(1), 8, 400);
+        for i in 0..30 {
+            t.observe(&exchange(if i % 3 == 0 { 200 } else { 429 }, ""), AuthMode::Valid);
+        }
+        assert!(t.stopped().is_none(), "a third answered: not nearly everything");
+        assert!(t.unjudged_majority().unwrap().contains("20 of 30"));
+    }
+
+    #[test]
+    fn a_silent_target_stops_the_run() {
+        let t = Tally::new(Duration::from_secs(60), 8, 400);
+        for _ in 0..49 {
+            t.observe(&silent(), AuthMode::Valid);
+        }
+        assert!(t.stopped().is_none(), "within two timeouts, fewer than 50 in a row");
+        t.observe(&silent(), AuthMode::Valid);
+        assert!(t.stopped().unwrap().contains("stopped answering"));
+
+        let t = Tally::new(Duration::ZERO, 2, 400);
+        for _ in 0..3 {
+            t.observe(&silent(), AuthMode::Valid);
+        }
+        assert!(t.stopped().is_none());
+        t.observe(&silent(), AuthMode::Valid);
+        assert!(t.stopped().is_some(), "twice the concurrency in a row, for two timeouts");
+
+        // An answer in between starts the count again.
+        let t = Tally::new(Duration::from_secs(60), 8, 400);
+        for i in 0..200 {
+            t.observe(&if i % 40 == 39 { exchange(200, "") } else { silent() }, AuthMode::Valid);
+        }
+        assert!(t.stopped().is_none());
+        assert!(t.unjudged_majority().unwrap().contains("no answer"));
+    }
+}

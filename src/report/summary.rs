@@ -1,0 +1,93 @@
+//! The closing summary: one line per check, the skipped trials and why, how many requests were
+//! sent and throttled, why the run stopped if it did, the seed, and the counts.
+
+use std::collections::BTreeMap;
+
+use super::trials::Trials;
+use crate::events::{Event, Reporter, RunEnd, TrialEnd};
+
+/// Prints the summary at the end of the run, to stdout.
+#[derive(Default)]
+pub struct Summary {
+    trials: Trials,
+}
+
+impl Summary {
+    pub fn text(&self, end: &RunEnd) -> String {
+        let mut per_check: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for d in self.trials.divergences() {
+            for v in &d.violations {
+                let trials = per_check.entry(v.check.as_str()).or_default();
+                if !trials.contains(&d.trial.as_str()) {
+                    trials.push(&d.trial);
+                }
+            }
+        }
+        let mut out = String::from("\nbatchconf summary per check:\n");
+        for check in crate::checks::CHECKS {
+            match per_check.get(check.name) {
+                None => out.push_str(&format!("  {:<28} ok\n", check.name)),
+                Some(trials) => out.push_str(&format!(
+                    "  {:<28} DIVERGES in {} trial(s): {}\n",
+                    check.name,
+                    trials.len(),
+                    crate::checks::cut(&trials.join(", "), 200)
+                )),
+            }
+        }
+        let failed: Vec<String> = self
+            .trials
+            .rows()
+            .filter_map(|r| match &r.end {
+                Some(TrialEnd::Failed(why)) => Some(format!("  {}: {why}\n", r.name)),
+                _ => None,
+            })
+            .collect();
+        if !failed.is_empty() {
+            out.push_str("could not run:\n");
+            out.push_str(&failed.concat());
+        }
+        let skipped: Vec<String> = self
+            .trials
+            .rows()
+            .filter_map(|r| match &r.end {
+                Some(TrialEnd::Skipped(why)) => Some(format!("  {}: {why}\n", r.name)),
+                _ => None,
+            })
+            .collect();
+        if !skipped.is_empty() {
+            out.push_str("skipped:\n");
+            out.push_str(&skipped.concat());
+        }
+        out.push_str(&format!("requests sent: {}", end.sent));
+        if end.throttled > 0 {
+            out.push_str(&format!(
+                " ({} still answered 429 after retries: throttled, not judged; lower `--rate`)",
+                end.throttled
+            ));
+        }
+        out.push('\n');
+        if let Some(why) = &end.stopped {
+            out.push_str(&format!("STOPPED: the target cannot be tested: {why}\n"));
+        }
+        out.push_str(&format!("seed: {} (the same requests again: `--seed {}`)\n", end.seed, end.seed));
+        let c = self.trials.counts();
+        out.push_str(&format!("{} passed, {} failed, {} skipped", c.passed, c.failed, c.skipped));
+        if c.stopped > 0 {
+            out.push_str(&format!(", {} not run (the run stopped)", c.stopped));
+        }
+        out.push('\n');
+        out
+    }
+}
+
+impl Reporter for Summary {
+    fn on(&mut self, event: &Event) {
+        self.trials.on(event);
+    }
+
+    fn finish(&mut self, end: &RunEnd) -> Result<(), crate::error::SetupError> {
+        print!("{}", self.text(end));
+        Ok(())
+    }
+}
