@@ -278,22 +278,29 @@ pub fn load_file(file: &Path, contract: &crate::contract::Contract) -> Result<Ca
     let doc: Value = serde_json::from_str(&text)
         .map_err(|e| err(file, "", format!("not JSON: {e} (line {}, column {})", e.line(), e.column())))?;
     let Value::Object(obj) = &doc else { return Err(err(file, "", "a case is a JSON object")) };
-    let known = [
-        "kind",
-        "description",
-        "checks",
-        "request",
-        "expect",
-        "overrides",
-        "extra_field",
-        "rules",
-        "variants",
-        "steps",
-    ];
+    let common = ["kind", "description", "checks"];
+    let all_kinds = KIND_KEYS.iter().flat_map(|(_, keys)| keys.iter());
+    let known: Vec<&str> = common.iter().copied().chain(all_kinds.copied()).collect();
     if let Some(k) = obj.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(err(file, &format!("/{k}"), format!("unknown key; a case may have {}", known.join(", "))));
     }
     let kind = obj.get("kind").and_then(Value::as_str).ok_or_else(|| err(file, "/kind", "missing or not a string"))?;
+    // A key of another kind is a mistake the case would otherwise hide: it would do nothing.
+    if let Some((_, own)) = KIND_KEYS.iter().find(|(k, _)| *k == kind) {
+        if let Some(key) = obj.keys().find(|k| !common.contains(&k.as_str()) && !own.contains(&k.as_str())) {
+            let owner = KIND_KEYS.iter().filter(|(_, keys)| keys.contains(&key.as_str())).map(|(k, _)| *k);
+            let owners: Vec<&str> = owner.collect();
+            return Err(err(
+                file,
+                &format!("/{key}"),
+                format!(
+                    "`{key}` belongs to a {} case, not to a `{kind}` case (which may have {})",
+                    owners.join(" or "),
+                    own.join(", ")
+                ),
+            ));
+        }
+    }
     let name = file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
     let description = obj.get("description").and_then(Value::as_str).unwrap_or_default().to_string();
     let checks = match obj.get("checks") {
@@ -371,7 +378,72 @@ pub fn load_file(file: &Path, contract: &crate::contract::Contract) -> Result<Ca
             ))
         }
     };
-    Ok(Case { name, file: file.to_path_buf(), description, checks, body })
+    let case = Case { name, file: file.to_path_buf(), description, checks, body };
+    check_requests(&case, contract)?;
+    Ok(case)
+}
+
+/// The keys each kind of case may have, besides `kind`, `description` and `checks`.
+const KIND_KEYS: &[(&str, &[&str])] = &[
+    ("example", &["request", "expect"]),
+    ("property", &["overrides", "extra_field", "expect"]),
+    ("negative", &["rules"]),
+    ("auth", &["variants"]),
+    ("sequence", &["steps"]),
+];
+
+/// A request the case expects to be accepted must be one the request schema allows: otherwise the
+/// case, not the target, is wrong, and a run would blame the target for it.
+fn check_requests(case: &Case, contract: &crate::contract::Contract) -> Result<(), SetupError> {
+    let placeholder = |v: &Value| {
+        fill_strings(v, &|s| if s == FIXTURE || s == UNKNOWN { Some("bcf-placeholder".to_string()) } else { None })
+    };
+    let forbidden = |at: &str, body: &Value, what: &str| -> Result<(), SetupError> {
+        match contract.request_body.errors(body).first() {
+            None => Ok(()),
+            Some(e) => Err(err(
+                &case.file,
+                &format!("{at}{}", e.instance_path),
+                format!("{what}, but the request schema (`{}`) forbids it: {}", contract.request_body.file, e.message),
+            )),
+        }
+    };
+    match &case.body {
+        CaseBody::Example(e) if e.expect == Expectation::Accepted => {
+            forbidden("/request", &placeholder(&e.request), "the case expects this request to be accepted")
+        }
+        CaseBody::Sequence(s) => {
+            for (i, step) in s.steps.iter().enumerate() {
+                if let Step::Act { action, ids, .. } = step {
+                    let ids: Vec<&str> = ids.iter().map(|_| "bcf-placeholder").collect();
+                    let body = serde_json::json!({"action": action, "asset_ids": ids});
+                    let at = format!("/steps/{i}");
+                    forbidden(&at, &body, "a sequence step is an ordinary request the target must accept").map_err(
+                        |e| match e {
+                            // Point at the step's own key, not at the body built from it.
+                            SetupError::Case { file, path, reason } => SetupError::Case {
+                                file,
+                                path: path.replace(&format!("{at}/asset_ids"), &format!("{at}/ids")),
+                                reason,
+                            },
+                            other => other,
+                        },
+                    )?;
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn fill_strings(v: &Value, f: &dyn Fn(&str) -> Option<String>) -> Value {
+    match v {
+        Value::String(s) => f(s).map(Value::String).unwrap_or_else(|| v.clone()),
+        Value::Array(a) => Value::Array(a.iter().map(|x| fill_strings(x, f)).collect()),
+        Value::Object(o) => Value::Object(o.iter().map(|(k, x)| (k.clone(), fill_strings(x, f))).collect()),
+        other => other.clone(),
+    }
 }
 
 /// `/asset_ids` in the body is `/properties/asset_ids` in the schema.
@@ -497,6 +569,30 @@ mod tests {
         assert!(e.contains("/steps/0/after"), "{e}");
         let e = load(r#"{"kind": "example", "request": {}, "typo": 1}"#).unwrap_err().to_string();
         assert!(e.contains("`/typo`"), "{e}");
+    }
+
+    #[test]
+    fn keys_of_another_kind_are_refused() {
+        let e = load(r#"{"kind": "property", "steps": []}"#).unwrap_err().to_string();
+        assert!(e.contains("`/steps`") && e.contains("sequence case, not to a `property` case"), "{e}");
+        let e = load(r#"{"kind": "example", "request": {"action": "DELETE", "asset_ids": []}, "rules": []}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`/rules`") && e.contains("negative"), "{e}");
+    }
+
+    #[test]
+    fn a_request_expected_to_be_accepted_must_be_one_the_schema_allows() {
+        let e =
+            load(r#"{"kind": "sequence", "steps": [{"action": "EXPLODE", "ids": ["$f0"]}]}"#).unwrap_err().to_string();
+        assert!(e.contains("`/steps/0/action`") && e.contains("EXPLODE") && e.contains("request.schema.json"), "{e}");
+        let e =
+            load(r#"{"kind": "example", "request": {"action": "DELETE", "asset_ids": [1]}}"#).unwrap_err().to_string();
+        assert!(e.contains("`/request/asset_ids/0`") && e.contains("expects this request to be accepted"), "{e}");
+        // The same request, expected to be rejected, is a fine case.
+        load(r#"{"kind": "example", "request": {"action": "DELETE", "asset_ids": [1]}, "expect": "rejected"}"#)
+            .unwrap();
+        load(r#"{"kind": "example", "request": {"action": "DELETE", "asset_ids": ["$fixture", "$unknown"]}}"#).unwrap();
     }
 
     #[test]

@@ -2,52 +2,16 @@
 //! failure again, and `replay` re-checks a saved report against any target. Servers are
 //! `batchconf serve` processes on 127.0.0.1.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+mod common;
+
+use std::process::{Command, Output};
+
+use common::{text, Serve};
 
 const TOKEN: &str = "replay-token-7777";
 
-/// A `batchconf serve` process, stopped when dropped.
-struct Serve {
-    child: Child,
-    url: String,
-}
-
-impl Serve {
-    fn start(extra: &[&str]) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_batchconf"))
-            .args(["serve", "--port", "0", "--token", TOKEN, "--fixtures", "f1,f2"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
-        let url = first.trim().rsplit(' ').next().unwrap().to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "{first}");
-        Serve { child, url }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn batchconf(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_batchconf"))
-        .args(args)
-        .env_remove("BATCHCONF_TARGET")
-        .env("BATCHCONF_TOKEN", TOKEN)
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    common::batchconf().args(args).env("BATCHCONF_TOKEN", TOKEN).output().unwrap()
 }
 
 #[test]
@@ -66,7 +30,7 @@ fn the_same_seed_sends_the_same_requests() {
 
 #[test]
 fn a_failures_curl_line_reproduces_it() {
-    let server = Serve::start(&["--fault", "bad-ret-status"]);
+    let server = Serve::start(TOKEN, &["--fault", "bad-ret-status"]);
     let o = batchconf(&[
         "run",
         "--target",
@@ -94,7 +58,7 @@ fn a_failures_curl_line_reproduces_it() {
 fn replay_rechecks_a_report_against_any_target() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
-    let broken = Serve::start(&["--fault", "drop-last-id"]);
+    let broken = Serve::start(TOKEN, &["--fault", "drop-last-id"]);
     let o = batchconf(&[
         "run",
         "--target",
@@ -116,7 +80,7 @@ fn replay_rechecks_a_report_against_any_target() {
     assert_eq!(again.status.code(), Some(1), "{}", text(&again));
     assert!(text(&again).contains("batch_ids_answered at"), "{}", text(&again));
     // …against a fixed one it is gone.
-    let fixed = Serve::start(&[]);
+    let fixed = Serve::start(TOKEN, &[]);
     let ok = batchconf(&["replay", report.to_str().unwrap(), "--target", &fixed.url]);
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
     assert!(text(&ok).contains("conforms now: property::ordinary-batches"), "{}", text(&ok));

@@ -2,10 +2,10 @@
 //! before anything is sent, and never a panic.
 
 use std::path::Path;
-use std::process::Command;
+mod common;
 
 fn batchconf(args: &[&str]) -> (i32, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_batchconf")).args(args).env_remove("BATCHCONF_TARGET").output().unwrap();
+    let o = common::batchconf().args(args).output().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     assert!(!text.contains("panicked"), "{text}");
     (o.status.code().unwrap_or(-1), text)

@@ -4,7 +4,9 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
+
+mod common;
 use std::time::{Duration, Instant};
 
 /// Serves every connection with `answer` on its own thread, forever (the test process ends it).
@@ -28,13 +30,7 @@ fn read_head(s: &mut TcpStream) {
 
 /// Runs the binary with a deadline: a harness that hangs fails the test instead of hanging it.
 fn batchconf(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_batchconf"))
-        .args(args)
-        .env_remove("BATCHCONF_TARGET")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = common::batchconf().args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         if child.try_wait().unwrap().is_some() {
@@ -78,23 +74,30 @@ fn assert_diverges(port: u16, check: &str) {
     assert!(stdout.contains(&format!("{check} at")), "expected `{check}` in:\n{stdout}");
 }
 
+/// A target that never says anything cannot be tested: exit 3, one sentence, not a pass.
+fn assert_untestable(port: u16, why: &str) {
+    let (code, stdout, stderr) = run_against(port);
+    assert_eq!(code, 3, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stderr.contains("the target cannot be tested") && stderr.contains(why), "{stderr}");
+}
+
 #[test]
-fn a_hanging_target_is_a_timeout_divergence() {
+fn a_hanging_target_cannot_be_tested() {
     let port = misbehaving(|mut s| {
         read_head(&mut s);
         std::thread::sleep(Duration::from_secs(300));
     });
-    assert_diverges(port, "connection");
+    assert_untestable(port, "no answer");
 }
 
 #[test]
-fn a_reset_connection_is_a_divergence() {
+fn a_target_that_resets_every_connection_cannot_be_tested() {
     let port = misbehaving(|mut s| {
         read_head(&mut s);
         // Closing with unread data makes the kernel send a reset.
         drop(s);
     });
-    assert_diverges(port, "connection");
+    assert_untestable(port, "no answer");
 }
 
 #[test]
@@ -149,11 +152,11 @@ fn an_unreachable_target_is_exit_3_at_once() {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let (code, _, stderr) = run_against(port);
     assert_eq!(code, 3, "{stderr}");
-    assert!(stderr.contains("unreachable"), "{stderr}");
+    assert!(stderr.contains("unreachable") && stderr.contains("the target cannot be tested"), "{stderr}");
 }
 
 #[test]
-fn throttling_is_not_a_divergence() {
+fn a_target_that_throttles_everything_cannot_be_tested() {
     let port = misbehaving(|mut s| {
         read_head(&mut s);
         let body = r#"{"error_code":"APIGW.0308","error_msg":"too many requests"}"#;
@@ -162,6 +165,7 @@ fn throttling_is_not_a_divergence() {
         let _ = s.write_all(body.as_bytes());
     });
     let (code, stdout, stderr) = run_against(port);
-    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
-    assert!(stdout.contains("answered 429 and retried") && stdout.contains("were not judged"), "{stdout}");
+    assert_eq!(code, 3, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stderr.contains("throttled") && stderr.contains("--rate"), "{stderr}");
+    assert!(stdout.contains("429 after retries"), "{stdout}");
 }

@@ -308,11 +308,13 @@ impl Engine {
         if self.tally.stopped().is_some() {
             return;
         }
-        if !self.tally.accepted_any() {
-            self.probe_credentials(true).await;
-        }
+        // Mostly unjudged says it all; a probe would only be throttled or unanswered too.
         if let Some(why) = self.tally.unjudged_majority() {
             self.tally.stop(why);
+            return;
+        }
+        if !self.tally.accepted_any() {
+            self.probe_credentials(true).await;
         }
     }
 

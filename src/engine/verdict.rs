@@ -36,9 +36,9 @@ impl Signature {
         Some(Signature { status: r.status, error_code })
     }
 
-    /// A refusal (not 2xx) that looks exactly like the answer to no credentials at all.
+    /// A refusal (not 2xx, not throttling) that looks exactly like the answer to no credentials.
     pub fn same_refusal(&self, anonymous: &Signature) -> bool {
-        !(200..300).contains(&self.status) && self == anonymous
+        !(200..300).contains(&self.status) && self.status != 429 && self == anonymous
     }
 }
 
