@@ -140,8 +140,10 @@ pub enum Subject {
 /// What a run remembers across exchanges.
 #[derive(Debug, Default)]
 pub struct RunState {
-    /// `X-Request-Id` to the label of the first exchange that carried it.
-    request_ids: Mutex<HashMap<String, String>>,
+    /// A hash of each `X-Request-Id` seen to the label of the first exchange that carried it. A
+    /// soak run sees millions: 64 bits of hash keep this small (a false "repeated" would need
+    /// a collision, about one in 2^64 per pair) where the ids themselves would not.
+    request_ids: Mutex<HashMap<u64, Box<str>>>,
     pub max_response_ms: Option<u64>,
     /// The path of the target's base URL (`/gw` in `https://host/gw`), which is not part of the
     /// operation's path: a gateway prefix is the target's, not a client bug.
@@ -161,12 +163,15 @@ impl RunState {
 
     /// Records a request id; returns the label of an earlier exchange that had it.
     pub fn note_request_id(&self, id: &str, label: &str) -> Option<String> {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        // A fixed hasher: the map is private to the run, and the same seed must judge the same.
+        let key = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(id);
         let mut seen = self.request_ids.lock().unwrap_or_else(|e| e.into_inner());
-        match seen.get(id) {
-            Some(first) if first != label => Some(first.clone()),
+        match seen.get(&key) {
+            Some(first) if &**first != label => Some(first.to_string()),
             Some(_) => None,
             None => {
-                seen.insert(id.to_string(), label.to_string());
+                seen.insert(key, label.into());
                 None
             }
         }
