@@ -344,44 +344,22 @@ mod har {
     }
 }
 
-/// Standard base64 (with or without padding, whitespace ignored): the one encoding HAR uses.
+/// Base64 as HAR writers produce it: the standard or the URL-safe alphabet, with or without
+/// padding, line breaks and other whitespace ignored.
 mod base64 {
+    use base64::alphabet;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    use base64::Engine as _;
+
+    const LENIENT: GeneralPurposeConfig =
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    const STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT);
+    const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
+
     pub fn decode(text: &str) -> Result<Vec<u8>, String> {
-        let mut out = Vec::with_capacity(text.len() * 3 / 4);
-        let mut acc: u32 = 0;
-        let mut bits = 0;
-        let mut padding = 0;
-        for (i, c) in text.char_indices() {
-            if c.is_ascii_whitespace() {
-                continue;
-            }
-            if c == '=' {
-                padding += 1;
-                continue;
-            }
-            if padding > 0 {
-                return Err(format!("data after padding at offset {i}"));
-            }
-            let v = match c {
-                'A'..='Z' => c as u32 - 'A' as u32,
-                'a'..='z' => c as u32 - 'a' as u32 + 26,
-                '0'..='9' => c as u32 - '0' as u32 + 52,
-                '+' | '-' => 62,
-                '/' | '_' => 63,
-                _ => return Err(format!("character {c:?} at offset {i}")),
-            };
-            acc = (acc << 6) | v;
-            bits += 6;
-            if bits >= 8 {
-                bits -= 8;
-                out.push((acc >> bits) as u8);
-                acc &= (1 << bits) - 1;
-            }
-        }
-        if bits >= 6 {
-            return Err("truncated input".to_string());
-        }
-        Ok(out)
+        let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        // The standard alphabet's error is the one reported: it is what HAR files use.
+        STANDARD.decode(&compact).or_else(|e| URL_SAFE.decode(&compact).map_err(|_| e.to_string()))
     }
 }
 
