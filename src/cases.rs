@@ -13,18 +13,15 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::builtin::{self, Origin};
 use crate::checks;
 use crate::error::SetupError;
-
-/// The cases shipped with batchconf (used when `--cases` is not given).
-pub fn default_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cases")
-}
 
 #[derive(Debug, Clone)]
 pub struct Case {
     /// File stem; the trial name is `<kind>::<name>`.
     pub name: String,
+    /// The file, for messages (`built-in cases/<name>.json` for a built-in case).
     pub file: PathBuf,
     pub description: String,
     /// Checks judged on this case's exchanges (all of them when the file names none).
@@ -240,6 +237,24 @@ impl Sequence {
 
 /// Loads every `*.json` of `dir` (not its subfolders: `cases/recorded/` holds exchanges for
 /// `validate`). `contract` is used to resolve sequence steps like `{"observe": "$f0", "after": "DELETE"}`.
+/// The cases of `--cases DIR`, or the built-in ones without it.
+pub fn load(dir: Option<&Path>, contract: &crate::contract::Contract) -> Result<Vec<Case>, SetupError> {
+    match dir {
+        Some(dir) => load_dir(dir, contract),
+        None => load_builtin(contract),
+    }
+}
+
+/// The cases shipped in `cases/`, as built into the binary.
+pub fn load_builtin(contract: &crate::contract::Contract) -> Result<Vec<Case>, SetupError> {
+    let mut cases = Vec::new();
+    for (name, text) in builtin::CASES {
+        let file = PathBuf::from(Origin::BuiltIn.file(builtin::CASES_DIR, name));
+        cases.push(parse(&file, name.trim_end_matches(".json"), text, contract)?);
+    }
+    distinct(cases)
+}
+
 pub fn load_dir(dir: &Path, contract: &crate::contract::Contract) -> Result<Vec<Case>, SetupError> {
     let entries = std::fs::read_dir(dir).map_err(|e| SetupError::Case {
         file: dir.display().to_string(),
@@ -256,6 +271,11 @@ pub fn load_dir(dir: &Path, contract: &crate::contract::Contract) -> Result<Vec<
     for file in files {
         cases.push(load_file(&file, contract)?);
     }
+    distinct(cases)
+}
+
+/// The cases, unless two share a kind and a name (and so a trial name).
+fn distinct(cases: Vec<Case>) -> Result<Vec<Case>, SetupError> {
     let mut seen = std::collections::BTreeSet::new();
     for c in &cases {
         if !seen.insert((c.kind(), c.name.clone())) {
@@ -275,8 +295,14 @@ fn err(file: &Path, path: &str, reason: impl Into<String>) -> SetupError {
 
 pub fn load_file(file: &Path, contract: &crate::contract::Contract) -> Result<Case, SetupError> {
     let text = std::fs::read_to_string(file).map_err(|e| err(file, "", e.to_string()))?;
-    let doc: Value = serde_json::from_str(&text)
-        .map_err(|e| err(file, "", format!("not JSON: {e} (line {}, column {})", e.line(), e.column())))?;
+    let name = file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+    parse(file, &name, &text, contract)
+}
+
+/// One case from its text; `file` names it in messages, `name` is its trial name.
+fn parse(file: &Path, name: &str, text: &str, contract: &crate::contract::Contract) -> Result<Case, SetupError> {
+    // serde_json's message already ends with the line and column.
+    let doc: Value = serde_json::from_str(text).map_err(|e| err(file, "", format!("not JSON: {e}")))?;
     let Value::Object(obj) = &doc else { return Err(err(file, "", "a case is a JSON object")) };
     let common = ["kind", "description", "checks"];
     let all_kinds = KIND_KEYS.iter().flat_map(|(_, keys)| keys.iter());
@@ -301,7 +327,7 @@ pub fn load_file(file: &Path, contract: &crate::contract::Contract) -> Result<Ca
             ));
         }
     }
-    let name = file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+    let name = name.to_string();
     let description = obj.get("description").and_then(Value::as_str).unwrap_or_default().to_string();
     let checks = match obj.get("checks") {
         None => None,
@@ -550,7 +576,7 @@ mod tests {
     #[test]
     fn shipped_cases_load() {
         let contract = crate::contract::Contract::bundled().unwrap();
-        let cases = load_dir(&default_dir(), &contract).unwrap();
+        let cases = load_builtin(&contract).unwrap();
         assert!(cases.len() >= 5);
     }
 

@@ -4,17 +4,13 @@
 //! here, so a change to the contract is a change to files, not to code.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::builtin::{self, Origin};
 use crate::error::SetupError;
-
-/// The directory of the contract shipped with batchconf (used when `--schemas` is not given).
-pub fn default_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas")
-}
 
 /// The header that names the third-party user (`X-App-UserId`, in `request-headers.schema.json`).
 pub const APP_USER_HEADER: &str = "X-App-UserId";
@@ -167,7 +163,8 @@ impl Schema {
 /// The loaded contract: the manifest and every schema it names, compiled.
 #[derive(Debug)]
 pub struct Contract {
-    pub dir: PathBuf,
+    /// Built in, or the `--schemas` directory.
+    pub origin: Origin,
     pub manifest: Manifest,
     pub request_body: Schema,
     pub request_headers: Schema,
@@ -178,74 +175,80 @@ pub struct Contract {
 }
 
 impl Contract {
-    /// The contract shipped in `schemas/`.
+    /// The contract shipped in `schemas/`, as built into the binary.
     pub fn bundled() -> Result<Contract, SetupError> {
-        Contract::load(&default_dir())
+        let files = builtin::SCHEMAS.iter().map(|(name, text)| (name.to_string(), text.to_string())).collect();
+        Contract::from_files(Origin::BuiltIn, files)
     }
 
+    /// The contract of a directory: its manifest and every `*.schema.json` in it.
     pub fn load(dir: &Path) -> Result<Contract, SetupError> {
-        let manifest_path = dir.join(MANIFEST);
-        let manifest_json = read_json(&manifest_path)?;
-        let manifest: Manifest = serde_json::from_value(manifest_json)
-            .map_err(|e| SetupError::Contract { file: manifest_path.display().to_string(), reason: e.to_string() })?;
+        let origin = Origin::Dir(dir.to_path_buf());
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| SetupError::Contract { file: dir.display().to_string(), reason: e.to_string() })?;
+        let mut files = vec![];
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.ends_with(".schema.json") {
+                files.push((name.clone(), read(dir, &name)?));
+            }
+        }
+        files.push((MANIFEST.to_string(), read(dir, MANIFEST)?));
+        Contract::from_files(origin, files)
+    }
+
+    /// The contract from files' names and texts: the manifest and the `*.schema.json` files.
+    fn from_files(origin: Origin, files: Vec<(String, String)>) -> Result<Contract, SetupError> {
+        let label = |name: &str| origin.file(builtin::SCHEMAS_DIR, name);
+        let manifest_path = label(MANIFEST);
+        let manifest_text = files.iter().find(|(n, _)| n == MANIFEST).map(|(_, t)| t.as_str()).unwrap_or_default();
+        let manifest = parse_manifest(&manifest_path, manifest_text)?;
 
         // Every `*.schema.json` of the directory is a resource, so schemas may `$ref` each other
         // by file name (relative to their `$id`) without any network or file retrieval.
         let mut resources = Vec::new();
         let mut docs = BTreeMap::new();
-        let entries = std::fs::read_dir(dir)
-            .map_err(|e| SetupError::Contract { file: dir.display().to_string(), reason: e.to_string() })?;
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().to_string();
+        for (name, text) in &files {
             if !name.ends_with(".schema.json") {
                 continue;
             }
-            let json = read_json(&path)?;
+            let json = parse_json(&label(name), text)?;
             if let Some(id) = json.get("$id").and_then(Value::as_str) {
                 let resource = jsonschema::Resource::from_contents(json.clone())
-                    .map_err(|e| SetupError::Contract { file: path.display().to_string(), reason: e.to_string() })?;
+                    .map_err(|e| SetupError::Contract { file: label(name), reason: e.to_string() })?;
                 resources.push((id.to_string(), resource));
             }
-            docs.insert(name, json);
+            docs.insert(name.clone(), json);
         }
 
-        let compile = |file: &str| -> Result<Schema, SetupError> {
-            let path = dir.join(file);
+        // `at` is the JSON pointer of the manifest field that names the schema.
+        let compile = |file: &str, at: &str| -> Result<Schema, SetupError> {
             let json = docs.get(file).cloned().ok_or_else(|| SetupError::Contract {
-                file: manifest_path.display().to_string(),
-                reason: format!("names schema `{file}`, which is not a `*.schema.json` file in `{}`", dir.display()),
+                file: manifest_path.clone(),
+                reason: format!(
+                    "at `{at}`: names schema `{file}`, which is not a `*.schema.json` file of the contract"
+                ),
             })?;
             let validator = jsonschema::options()
                 .with_draft(jsonschema::Draft::Draft202012)
                 .with_resources(resources.iter().cloned())
                 .build(&json)
-                .map_err(|e| SetupError::Contract {
-                    file: path.display().to_string(),
-                    reason: format!("does not compile: {e}"),
-                })?;
+                .map_err(|e| SetupError::Contract { file: label(file), reason: format!("does not compile: {e}") })?;
             Ok(Schema { file: file.to_string(), json, validator })
         };
 
         let op = &manifest.operation;
-        let request_body = compile(&op.request.body)?;
-        let request_headers = compile(&op.request.headers)?;
+        let request_body = compile(&op.request.body, "/operation/request/body")?;
+        let request_headers = compile(&op.request.headers, "/operation/request/headers")?;
         let mut responses = BTreeMap::new();
         for (status, spec) in &op.responses {
-            let code: u16 = status.parse().map_err(|_| SetupError::Contract {
-                file: manifest_path.display().to_string(),
-                reason: format!("`operation.responses.{status}` is not a status code"),
+            let at = format!("/operation/responses/{}", pointer_token(status));
+            let code: u16 = status.parse().ok().filter(|c| (100..=599).contains(c)).ok_or_else(|| {
+                SetupError::Contract { file: manifest_path.clone(), reason: format!("at `{at}`: not a status code") }
             })?;
-            responses.insert(code, (compile(&spec.body)?, spec.required_headers.clone()));
+            responses.insert(code, (compile(&spec.body, &format!("{at}/body"))?, spec.required_headers.clone()));
         }
-        Ok(Contract {
-            dir: dir.to_path_buf(),
-            lookup: manifest.lookup.clone(),
-            manifest,
-            request_body,
-            request_headers,
-            responses,
-        })
+        Ok(Contract { origin, lookup: manifest.lookup.clone(), manifest, request_body, request_headers, responses })
     }
 
     pub fn operation(&self) -> &Operation {
@@ -316,13 +319,65 @@ pub fn json_kind(v: &Value) -> &'static str {
     }
 }
 
-fn read_json(path: &Path) -> Result<Value, SetupError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| SetupError::Contract { file: path.display().to_string(), reason: e.to_string() })?;
-    serde_json::from_str(&text).map_err(|e| SetupError::Contract {
-        file: path.display().to_string(),
-        reason: format!("not JSON: {e} (line {}, column {})", e.line(), e.column()),
+fn read(dir: &Path, name: &str) -> Result<String, SetupError> {
+    let path = dir.join(name);
+    std::fs::read_to_string(&path)
+        .map_err(|e| SetupError::Contract { file: path.display().to_string(), reason: e.to_string() })
+}
+
+fn parse_json(file: &str, text: &str) -> Result<Value, SetupError> {
+    serde_json::from_str(text)
+        .map_err(|e| SetupError::Contract { file: file.to_string(), reason: format!("not JSON: {e}") })
+}
+
+/// The manifest, or an error naming the JSON pointer of the field that is wrong.
+fn parse_manifest(file: &str, text: &str) -> Result<Manifest, SetupError> {
+    let json = parse_json(file, text)?;
+    serde_path_to_error::deserialize(json).map_err(|e| {
+        let at: String = e
+            .path()
+            .iter()
+            .map(|segment| match segment {
+                serde_path_to_error::Segment::Seq { index } => format!("/{index}"),
+                serde_path_to_error::Segment::Map { key } | serde_path_to_error::Segment::Enum { variant: key } => {
+                    format!("/{}", pointer_token(key))
+                }
+                serde_path_to_error::Segment::Unknown => "/?".to_string(),
+            })
+            .collect();
+        let at = if at.is_empty() { "/".to_string() } else { at };
+        SetupError::Contract { file: file.to_string(), reason: format!("at `{at}`: {}", plain(&e.into_inner())) }
     })
+}
+
+/// serde's message in JSON's words instead of Rust's: `struct Operation` is an object, `u16` a
+/// number, a sequence an array.
+fn plain(e: &serde_json::Error) -> String {
+    static RUST: std::sync::OnceLock<[(regex::Regex, &'static str); 5]> = std::sync::OnceLock::new();
+    let rules = RUST.get_or_init(|| {
+        let re = |p: &str| regex::Regex::new(p).expect("a valid literal pattern");
+        [
+            (
+                re(r"invalid length \d+, expected struct \w+ with \d+ elements?"),
+                "invalid type: array, expected an object",
+            ),
+            (re(r"\bstruct \w+"), "an object"),
+            (re(r"\bu(8|16|32|64)\b"), "a non-negative integer"),
+            (re(r"\bsequence\b"), "array"),
+            (re(r"\bmap\b"), "object"),
+        ]
+    });
+    // Line and column point into the intermediate JSON value, not the file: left out.
+    let mut text = e.to_string();
+    if let Some(cut) = text.rfind(" at line ") {
+        text.truncate(cut);
+    }
+    rules.iter().fold(text, |t, (re, with)| re.replace_all(&t, *with).into_owned())
+}
+
+/// One reference token of a JSON pointer (RFC 6901): `~` and `/` escaped.
+fn pointer_token(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
 }
 
 #[cfg(test)]
@@ -346,6 +401,53 @@ mod tests {
         assert!(errs.iter().any(|e| e.instance_path == "/results/0/error_info" && e.keyword == "required"));
         assert!(c.request_headers.is_valid(&json!({"x-app-userid": "user-42"})));
         assert!(!c.request_headers.is_valid(&json!({"x-app-userid": "用户"})));
+    }
+
+    /// The built-in manifest with one edit, loaded from a directory: the error's text.
+    fn manifest_error(edit: impl FnOnce(&mut Value)) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in crate::builtin::SCHEMAS {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let path = dir.path().join(MANIFEST);
+        let mut manifest: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        edit(&mut manifest);
+        std::fs::write(&path, manifest.to_string()).unwrap();
+        let e = Contract::load(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("manifest.json"), "{e}");
+        e
+    }
+
+    #[test]
+    fn every_manifest_error_names_the_json_pointer() {
+        let e = manifest_error(|m| m["operation"]["auth"].as_object_mut().unwrap().clear());
+        assert!(e.contains("at `/operation/auth`: missing field `token`"), "{e}");
+        let e = manifest_error(|m| m["operation"]["auth"]["aksk"]["max_skew_seconds"] = json!("900"));
+        assert!(e.contains("at `/operation/auth/aksk/max_skew_seconds`: invalid type"), "{e}");
+        let e = manifest_error(|m| m["lookup"]["absent_statuses"][1] = json!(-1));
+        assert!(e.contains("at `/lookup/absent_statuses/1`"), "{e}");
+        let e = manifest_error(|m| m["operation"]["batch"]["typo"] = json!(1));
+        assert!(e.contains("at `/operation/batch/typo`: unknown field `typo`"), "{e}");
+        let e = manifest_error(|m| m["operation"]["responses"]["2xx"] = m["operation"]["responses"]["200"].clone());
+        assert!(e.contains("at `/operation/responses/2xx`: not a status code"), "{e}");
+        let e = manifest_error(|m| m["operation"]["responses"]["500"]["body"] = json!("nope.schema.json"));
+        assert!(e.contains("at `/operation/responses/500/body`: names schema `nope.schema.json`"), "{e}");
+        let e = manifest_error(|m| m["operation"]["request"]["headers"] = json!("request.json"));
+        assert!(e.contains("at `/operation/request/headers`"), "{e}");
+        let e = manifest_error(|m| *m = json!([]));
+        assert!(e.ends_with("at `/`: invalid type: array, expected an object"), "{e}");
+        let e = manifest_error(|m| m["operation"]["batch"] = json!("x"));
+        assert!(e.ends_with("at `/operation/batch`: invalid type: string \"x\", expected an object"), "{e}");
+        let e = manifest_error(|m| m["lookup"]["absent_statuses"][1] = json!(-1));
+        assert!(e.ends_with("invalid value: integer `-1`, expected a non-negative integer"), "{e}");
+    }
+
+    #[test]
+    fn syntax_errors_give_the_position_once() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(MANIFEST), "{\n  \"operation\": ,\n}").unwrap();
+        let e = Contract::load(dir.path()).unwrap_err().to_string();
+        assert!(e.ends_with("not JSON: expected value at line 2 column 16"), "{e}");
     }
 
     #[test]

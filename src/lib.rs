@@ -10,6 +10,7 @@
 //! ([`engine::RunOptions`], …) and maps each command's result to an exit code with
 //! [`error::exit_code`].
 
+pub mod builtin;
 pub mod cases;
 pub mod checks;
 pub mod contract;
@@ -18,6 +19,7 @@ pub mod error;
 pub mod events;
 pub mod exchange;
 pub mod generate;
+pub mod init;
 pub mod list;
 pub mod record;
 pub mod report;

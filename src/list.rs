@@ -21,9 +21,9 @@ pub fn list(cases: Option<&Path>) -> Result<Verdict, Error> {
     for v in VARIANTS {
         println!("  {:<28} {}", v.name, v.description);
     }
-    let dir = cases.map(Path::to_path_buf).unwrap_or_else(crate::cases::default_dir);
-    let cases = crate::contract::Contract::bundled().and_then(|c| crate::cases::load_dir(&dir, &c))?;
-    println!("\ncases (`{}`): run them with `batchconf run [FILTER]`", dir.display());
+    let origin = crate::builtin::Origin::of(cases);
+    let cases = crate::contract::Contract::bundled().and_then(|c| crate::cases::load(cases, &c))?;
+    println!("\ncases ({origin}): run them with `batchconf run [FILTER]`");
     for case in cases {
         let name = format!("{}::{}", case.kind(), case.name);
         let first = case.description.split(". ").next().unwrap_or_default().trim_end_matches('.');

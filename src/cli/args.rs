@@ -43,6 +43,8 @@ pub enum Command {
     Replay(ReplayArgs),
     /// List the checks, the reference server's faults and the cases.
     List(ListArgs),
+    /// Write an editable copy of the built-in contract and cases to DIR/schemas and DIR/cases.
+    Init(InitArgs),
 }
 
 /// Credentials and identity for talking to a target. Secrets come from flags or the environment
@@ -181,4 +183,14 @@ pub struct ListArgs {
     /// Directory of case files.
     #[arg(long, value_name = "DIR")]
     pub cases: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InitArgs {
+    /// Where to write `schemas/` and `cases/`.
+    #[arg(default_value = ".", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Replace files that already exist.
+    #[arg(long)]
+    pub force: bool,
 }

@@ -36,6 +36,7 @@ pub fn main() -> i32 {
             timeout: std::time::Duration::from_millis(args.timeout_ms),
         }),
         Command::List(args) => batchconf::list::list(args.cases.as_deref()),
+        Command::Init(args) => batchconf::init::command(&args.dir, args.force),
     };
     report(&result);
     exit_code(&result)

@@ -103,8 +103,8 @@ impl Default for RunOptions {
 pub struct Settings {
     pub contract: Arc<Contract>,
     pub cases: Vec<Arc<Case>>,
-    /// Where the cases came from, for messages.
-    pub cases_dir: PathBuf,
+    /// Where the cases came from (built in, or a directory), for messages.
+    pub cases_origin: crate::builtin::Origin,
     pub target: TargetSpec,
     pub project_id: String,
     /// The user's credentials (a bundled run makes its own).
@@ -138,12 +138,11 @@ impl Settings {
             Some(dir) => Contract::load(dir)?,
             None => Contract::bundled()?,
         });
-        let cases_dir = o.cases.clone().unwrap_or_else(cases::default_dir);
-        let cases: Vec<Arc<Case>> = cases::load_dir(&cases_dir, &contract)?.into_iter().map(Arc::new).collect();
+        let cases_origin = crate::builtin::Origin::of(o.cases.as_deref());
+        let cases: Vec<Arc<Case>> = cases::load(o.cases.as_deref(), &contract)?.into_iter().map(Arc::new).collect();
         if cases.is_empty() {
             return Err(SetupError::Argument(format!(
-                "`{}` holds no case file (`*.json`): a run of nothing would prove nothing",
-                cases_dir.display()
+                "`{cases_origin}` holds no case file (`*.json`): a run of nothing would prove nothing"
             )));
         }
         check_generators(&contract, &cases)?;
@@ -211,7 +210,7 @@ impl Settings {
         Ok(Settings {
             contract,
             cases,
-            cases_dir,
+            cases_origin,
             target,
             project_id,
             creds,

@@ -66,8 +66,8 @@ impl Suite {
         let selected: Vec<&Unit> = self.units.iter().filter(|u| u.name.contains(filter)).collect();
         if selected.is_empty() {
             return Err(SetupError::Argument(format!(
-                "no trial of `{}` matches the filter `{filter}`; `batchconf list` shows the cases",
-                self.settings.cases_dir.display()
+                "no trial of the {} cases matches the filter `{filter}`; `batchconf list` shows them",
+                self.settings.cases_origin
             )));
         }
         Ok(selected)

@@ -142,7 +142,7 @@ mod tests {
     #[test]
     fn same_seed_same_values() {
         let contract = crate::contract::Contract::bundled().unwrap();
-        let cases = crate::cases::load_dir(&crate::cases::default_dir(), &contract).unwrap();
+        let cases = crate::cases::load_builtin(&contract).unwrap();
         let prop = cases.iter().find(|c| c.name == "edge-batches").unwrap();
         let crate::cases::CaseBody::Property(p) = &prop.body else { panic!() };
         let s = body_strategy(&contract, p, &["f1".to_string()]).unwrap();

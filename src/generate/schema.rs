@@ -198,9 +198,8 @@ mod tests {
     #[test]
     fn unsupported_keywords_are_errors() {
         let dir = tempfile::tempdir().unwrap();
-        for entry in std::fs::read_dir(crate::contract::default_dir()).unwrap() {
-            let p = entry.unwrap().path();
-            std::fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
+        for (name, text) in crate::builtin::SCHEMAS {
+            std::fs::write(dir.path().join(name), text).unwrap();
         }
         let path = dir.path().join("request.schema.json");
         let mut schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
