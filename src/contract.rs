@@ -172,6 +172,8 @@ pub struct Contract {
     pub responses: BTreeMap<u16, (Schema, Vec<String>)>,
     /// Other operations' path templates the reference server also serves.
     pub lookup: Option<Lookup>,
+    /// Every `*.schema.json` of the contract by file name, as written (for `batchconf openapi`).
+    pub documents: BTreeMap<String, Value>,
 }
 
 impl Contract {
@@ -248,7 +250,15 @@ impl Contract {
             })?;
             responses.insert(code, (compile(&spec.body, &format!("{at}/body"))?, spec.required_headers.clone()));
         }
-        Ok(Contract { origin, lookup: manifest.lookup.clone(), manifest, request_body, request_headers, responses })
+        Ok(Contract {
+            origin,
+            lookup: manifest.lookup.clone(),
+            manifest,
+            request_body,
+            request_headers,
+            responses,
+            documents: docs,
+        })
     }
 
     pub fn operation(&self) -> &Operation {

@@ -21,6 +21,7 @@ pub mod exchange;
 pub mod generate;
 pub mod init;
 pub mod list;
+pub mod openapi;
 pub mod record;
 pub mod report;
 pub mod send;

@@ -45,6 +45,8 @@ pub enum Command {
     List(ListArgs),
     /// Write an editable copy of the built-in contract and cases to DIR/schemas and DIR/cases.
     Init(InitArgs),
+    /// Print the contract as an OpenAPI 3.1 document, for OpenAPI tools.
+    Openapi(OpenapiArgs),
 }
 
 /// Credentials and identity for talking to a target. Secrets come from flags or the environment
@@ -193,4 +195,11 @@ pub struct InitArgs {
     /// Replace files that already exist.
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct OpenapiArgs {
+    /// Directory of the contract (manifest and JSON Schemas).
+    #[arg(long, value_name = "DIR")]
+    pub schemas: Option<PathBuf>,
 }

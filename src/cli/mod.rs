@@ -37,6 +37,7 @@ pub fn main() -> i32 {
         }),
         Command::List(args) => batchconf::list::list(args.cases.as_deref()),
         Command::Init(args) => batchconf::init::command(&args.dir, args.force),
+        Command::Openapi(args) => batchconf::openapi::command(args.schemas.as_deref()),
     };
     report(&result);
     exit_code(&result)
