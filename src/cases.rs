@@ -301,8 +301,7 @@ pub fn load_file(file: &Path, contract: &crate::contract::Contract) -> Result<Ca
 
 /// One case from its text; `file` names it in messages, `name` is its trial name.
 fn parse(file: &Path, name: &str, text: &str, contract: &crate::contract::Contract) -> Result<Case, SetupError> {
-    // serde_json's message already ends with the line and column.
-    let doc: Value = serde_json::from_str(text).map_err(|e| err(file, "", format!("not JSON: {e}")))?;
+    let doc: Value = serde_json::from_str(text).map_err(|e| err(file, "", crate::error::not_json(&e)))?;
     let Value::Object(obj) = &doc else { return Err(err(file, "", "a case is a JSON object")) };
     let common = ["kind", "description", "checks"];
     let all_kinds = KIND_KEYS.iter().flat_map(|(_, keys)| keys.iter());
@@ -589,7 +588,7 @@ mod tests {
         let e = load(r#"{"kind": "negative", "rules": ["x"]}"#).unwrap_err().to_string();
         assert!(e.contains("`/rules/0`"), "{e}");
         let e = load("{\"kind\": \n").unwrap_err().to_string();
-        assert!(e.contains("line 2"), "{e}");
+        assert!(e.ends_with("not JSON: EOF while parsing a value (line 2, column 0)"), "{e}");
         let e =
             load(r#"{"kind": "sequence", "steps": [{"observe": "$f0", "after": "SHARE"}]}"#).unwrap_err().to_string();
         assert!(e.contains("/steps/0/after"), "{e}");

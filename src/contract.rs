@@ -337,7 +337,7 @@ fn read(dir: &Path, name: &str) -> Result<String, SetupError> {
 
 fn parse_json(file: &str, text: &str) -> Result<Value, SetupError> {
     serde_json::from_str(text)
-        .map_err(|e| SetupError::Contract { file: file.to_string(), reason: format!("not JSON: {e}") })
+        .map_err(|e| SetupError::Contract { file: file.to_string(), reason: crate::error::not_json(&e) })
 }
 
 /// The manifest, or an error naming the JSON pointer of the field that is wrong.
@@ -457,7 +457,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(MANIFEST), "{\n  \"operation\": ,\n}").unwrap();
         let e = Contract::load(dir.path()).unwrap_err().to_string();
-        assert!(e.ends_with("not JSON: expected value at line 2 column 16"), "{e}");
+        assert!(e.ends_with("not JSON: expected value (line 2, column 16)"), "{e}");
     }
 
     #[test]

@@ -61,3 +61,21 @@ pub fn exit_code(result: &Result<Verdict, Error>) -> i32 {
         Err(Error::Untestable(_)) => exit::UNTESTABLE,
     }
 }
+
+/// A JSON syntax error for a message: serde_json's sentence with its position said once, the way
+/// editors want it: `not JSON: expected value (line 2, column 14)`.
+pub fn not_json(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    let message = message.strip_suffix(&suffix).unwrap_or(&message);
+    format!("not JSON: {message} (line {}, column {})", e.line(), e.column())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_syntax_error_gives_its_position_once() {
+        let e = serde_json::from_str::<serde_json::Value>("{\n  \"a\": ,\n}").unwrap_err();
+        assert_eq!(super::not_json(&e), "not JSON: expected value (line 2, column 8)");
+    }
+}

@@ -45,7 +45,7 @@ pub fn read_file(path: &Path) -> Result<(Format, Vec<Recorded>), SetupError> {
 
 /// Parses the text of a file: HAR when its top level has a `log` key, the JSON form otherwise.
 pub fn parse(name: &str, text: &str) -> Result<(Format, Vec<Recorded>), SetupError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| input(name, syntax_error(&e)))?;
+    let value: Value = serde_json::from_str(text).map_err(|e| input(name, crate::error::not_json(&e)))?;
     if value.get("log").is_some() {
         Ok((Format::Har, har::parse(name, &value)?))
     } else {
@@ -59,14 +59,6 @@ fn input(file: &str, reason: impl Into<String>) -> SetupError {
 
 fn at(file: &str, path: &str, reason: impl std::fmt::Display) -> SetupError {
     input(file, format!("at `{path}`: {reason}"))
-}
-
-/// serde_json's message, with its position said the way editors want it.
-fn syntax_error(e: &serde_json::Error) -> String {
-    let message = e.to_string();
-    let suffix = format!(" at line {} column {}", e.line(), e.column());
-    let message = message.strip_suffix(&suffix).unwrap_or(&message);
-    format!("not JSON: {message} (line {}, column {})", e.line(), e.column())
 }
 
 /// Walks a JSON document with the path so far, so every error says where it is.

@@ -25,6 +25,7 @@ pub const CREDENTIAL_HEADERS: &[&str] = &["Authorization", "X-Sdk-Date", "X-Auth
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct JsonReport {
     pub format: String,
+    #[serde(with = "seed_text")]
     pub seed: u64,
     /// The base URL tested, or `bundled` for the in-process reference server.
     pub target: String,
@@ -51,6 +52,7 @@ pub struct Entry {
     /// The checks that failed, in report order.
     pub checks: Vec<String>,
     pub violations: Vec<Violation>,
+    #[serde(with = "seed_text")]
     pub seed: u64,
     /// How the request authenticated (`valid`, `missing`, `wrong-token`, …).
     pub auth: AuthMode,
@@ -160,11 +162,92 @@ pub fn write(path: &Path, report: &JsonReport, secrets: &[&str]) -> Result<(), S
 pub fn read(path: &Path) -> Result<JsonReport, SetupError> {
     let err = |reason: String| SetupError::Input { file: path.display().to_string(), reason };
     let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| err(format!("not JSON: {e} (line {}, column {})", e.line(), e.column())))?;
-    match value.get("format").and_then(|f| f.as_str()) {
-        Some(FORMAT) => {}
-        other => return Err(err(format!("`format` is {other:?}; this batchconf reads `{FORMAT}` (a report written by `batchconf run --report-json`)"))),
+    parse(&text).map_err(err)
+}
+
+/// A report from its text, or what is wrong with it and where (a JSON pointer).
+pub fn parse(text: &str) -> Result<JsonReport, String> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| crate::error::not_json(&e))?;
+    let wanted = format!("this batchconf reads `{FORMAT}` (a report written by `batchconf run --report-json`)");
+    match value.get("format") {
+        Some(serde_json::Value::String(f)) if f == FORMAT => {}
+        Some(serde_json::Value::String(f)) => return Err(format!("`format` is `{f}`; {wanted}")),
+        Some(_) => return Err(format!("`format` is not a string; {wanted}")),
+        None => return Err(format!("`format` is missing; {wanted}")),
     }
-    serde_json::from_value(value).map_err(|e| err(format!("not a batchconf report: {e}")))
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let at: String =
+            e.path().iter().map(|s| format!("/{}", s.to_string().replace('~', "~0").replace('/', "~1"))).collect();
+        format!("not a batchconf report: at `{}`: {}", if at.is_empty() { "/" } else { &at }, e.into_inner())
+    })
+}
+
+/// Seeds are written as strings, because jq and JavaScript read JSON numbers above 2^53 rounded
+/// (and a rounded seed replays other requests); they are read as strings or numbers, so reports
+/// written before stay readable.
+mod seed_text {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+    use serde_json::Value;
+
+    pub fn serialize<S: Serializer>(seed: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(seed)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let not_a_seed = |seen: &dyn std::fmt::Display| {
+            D::Error::custom(format!("{seen} is not a seed (a whole number from 0 to {}, as a string)", u64::MAX))
+        };
+        match Value::deserialize(d)? {
+            Value::String(s) => s.parse().map_err(|_| not_a_seed(&format!("`{s}`"))),
+            Value::Number(n) => n.as_u64().ok_or_else(|| not_a_seed(&n)),
+            other => Err(not_a_seed(&crate::contract::json_kind(&other))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(seed: u64) -> JsonReport {
+        JsonReport {
+            format: FORMAT.into(),
+            seed,
+            target: "bundled".into(),
+            project_id: "p".into(),
+            passed: 1,
+            failed: 0,
+            skipped: vec![],
+            divergences: vec![],
+        }
+    }
+
+    #[test]
+    fn seeds_are_written_as_strings_and_read_as_strings_or_numbers() {
+        let big = u64::MAX - 1; // above 2^53: a JSON number would be rounded by jq
+        let text = serde_json::to_string(&report(big)).unwrap();
+        assert!(text.contains(&format!(r#""seed":"{big}""#)), "{text}");
+        assert_eq!(parse(&text).unwrap(), report(big));
+
+        let old = text.replace(&format!(r#""{big}""#), &big.to_string());
+        assert_eq!(parse(&old).unwrap(), report(big), "a report with a numeric seed still reads");
+    }
+
+    #[test]
+    fn broken_reports_say_what_and_where_in_json_terms() {
+        let text = serde_json::to_string(&report(7)).unwrap();
+        let e = parse(&text.replace(r#""seed":"7""#, r#""seed":"seven""#)).unwrap_err();
+        assert!(e.starts_with("not a batchconf report: at `/seed`: `seven` is not a seed"), "{e}");
+        let e = parse(&text.replace(r#""seed":"7""#, r#""seed":-7"#)).unwrap_err();
+        assert!(e.contains("at `/seed`: -7 is not a seed"), "{e}");
+        let e = parse(&text.replace(r#""seed":"7""#, r#""seed":null"#)).unwrap_err();
+        assert!(e.contains("at `/seed`: null is not a seed"), "{e}");
+        let e = parse(r#"{"seed": 1}"#).unwrap_err();
+        assert!(e.starts_with("`format` is missing;") && !e.contains("None"), "{e}");
+        let e = parse(r#"{"format": "other/9"}"#).unwrap_err();
+        assert!(e.starts_with("`format` is `other/9`;") && !e.contains("Some"), "{e}");
+        let e = parse("{\n\"format\": }").unwrap_err();
+        assert_eq!(e, "not JSON: expected value (line 2, column 11)");
+    }
 }
