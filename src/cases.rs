@@ -489,8 +489,8 @@ fn parse_override(file: &Path, at: &str, spec: Value) -> Result<Override, SetupE
         },
         "omit" => Ok(Override::Omit),
         "ids" => {
-            let ids: IdsSpec =
-                serde_json::from_value(value.clone()).map_err(|e| err(file, &format!("{at}/ids"), e.to_string()))?;
+            let ids: IdsSpec = crate::error::from_json(value.clone())
+                .map_err(|(inner, why)| err(file, &format!("{at}/ids{}", inner.trim_end_matches('/')), why))?;
             let total =
                 ids.fixture_weight + ids.unknown_weight + ids.long_weight + ids.unicode_weight + ids.whitespace_weight;
             if ids.min > ids.max || total == 0 || ids.repeat_percent > 100 {
@@ -592,6 +592,13 @@ mod tests {
         let e =
             load(r#"{"kind": "sequence", "steps": [{"observe": "$f0", "after": "SHARE"}]}"#).unwrap_err().to_string();
         assert!(e.contains("/steps/0/after"), "{e}");
+        let e = load(r#"{"kind": "property", "overrides": {"/asset_ids": {"ids": {"min": "2"}}}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`/overrides/~1asset_ids/ids/min`: invalid type: string \"2\", expected a non-negative integer"),
+            "{e}"
+        );
         let e = load(r#"{"kind": "example", "request": {}, "typo": 1}"#).unwrap_err().to_string();
         assert!(e.contains("`/typo`"), "{e}");
     }

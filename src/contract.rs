@@ -343,46 +343,8 @@ fn parse_json(file: &str, text: &str) -> Result<Value, SetupError> {
 /// The manifest, or an error naming the JSON pointer of the field that is wrong.
 fn parse_manifest(file: &str, text: &str) -> Result<Manifest, SetupError> {
     let json = parse_json(file, text)?;
-    serde_path_to_error::deserialize(json).map_err(|e| {
-        let at: String = e
-            .path()
-            .iter()
-            .map(|segment| match segment {
-                serde_path_to_error::Segment::Seq { index } => format!("/{index}"),
-                serde_path_to_error::Segment::Map { key } | serde_path_to_error::Segment::Enum { variant: key } => {
-                    format!("/{}", pointer_token(key))
-                }
-                serde_path_to_error::Segment::Unknown => "/?".to_string(),
-            })
-            .collect();
-        let at = if at.is_empty() { "/".to_string() } else { at };
-        SetupError::Contract { file: file.to_string(), reason: format!("at `{at}`: {}", plain(&e.into_inner())) }
-    })
-}
-
-/// serde's message in JSON's words instead of Rust's: `struct Operation` is an object, `u16` a
-/// number, a sequence an array.
-fn plain(e: &serde_json::Error) -> String {
-    static RUST: std::sync::OnceLock<[(regex::Regex, &'static str); 5]> = std::sync::OnceLock::new();
-    let rules = RUST.get_or_init(|| {
-        let re = |p: &str| regex::Regex::new(p).expect("a valid literal pattern");
-        [
-            (
-                re(r"invalid length \d+, expected struct \w+ with \d+ elements?"),
-                "invalid type: array, expected an object",
-            ),
-            (re(r"\bstruct \w+"), "an object"),
-            (re(r"\bu(8|16|32|64)\b"), "a non-negative integer"),
-            (re(r"\bsequence\b"), "array"),
-            (re(r"\bmap\b"), "object"),
-        ]
-    });
-    // Line and column point into the intermediate JSON value, not the file: left out.
-    let mut text = e.to_string();
-    if let Some(cut) = text.rfind(" at line ") {
-        text.truncate(cut);
-    }
-    rules.iter().fold(text, |t, (re, with)| re.replace_all(&t, *with).into_owned())
+    crate::error::from_json(json)
+        .map_err(|(at, why)| SetupError::Contract { file: file.to_string(), reason: format!("at `{at}`: {why}") })
 }
 
 /// One reference token of a JSON pointer (RFC 6901): `~` and `/` escaped.

@@ -71,11 +71,87 @@ pub fn not_json(e: &serde_json::Error) -> String {
     format!("not JSON: {message} (line {}, column {})", e.line(), e.column())
 }
 
+/// A value read into a type, or the JSON pointer of what does not fit (`/` for the root) and why,
+/// in JSON's words rather than Rust's.
+pub fn from_json<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, (String, String)> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let at: String = e
+            .path()
+            .iter()
+            .map(|segment| match segment {
+                serde_path_to_error::Segment::Seq { index } => format!("/{index}"),
+                serde_path_to_error::Segment::Map { key } | serde_path_to_error::Segment::Enum { variant: key } => {
+                    format!("/{}", key.replace('~', "~0").replace('/', "~1"))
+                }
+                serde_path_to_error::Segment::Unknown => "/?".to_string(),
+            })
+            .collect();
+        let at = if at.is_empty() { "/".to_string() } else { at };
+        (at, plain(&e.into_inner()))
+    })
+}
+
+/// serde's message in JSON's words instead of Rust's: `struct Operation` is an object, `u16` a
+/// number, a sequence an array.
+fn plain(e: &serde_json::Error) -> String {
+    static RUST: std::sync::OnceLock<[(regex::Regex, &'static str); 9]> = std::sync::OnceLock::new();
+    let rules = RUST.get_or_init(|| {
+        let re = |p: &str| regex::Regex::new(p).expect("a valid literal pattern");
+        [
+            (
+                re(r"invalid length \d+, expected struct \w+ with \d+ elements?"),
+                "invalid type: array, expected an object",
+            ),
+            (re(r"\bstruct \w+"), "an object"),
+            (re(r"\bu(8|16|32|64|size)\b"), "a non-negative integer"),
+            (re(r"\bi(8|16|32|64|size)\b"), "an integer"),
+            (re(r"\bf(32|64)\b"), "a number"),
+            (re(r"\ba sequence\b"), "an array"),
+            (re(r"\bsequence\b"), "array"),
+            (re(r"\ba map\b"), "an object"),
+            (re(r"\bmap\b"), "object"),
+        ]
+    });
+    // A value read from a parsed document has no position of its own (serde_json says line 0).
+    let mut text = e.to_string();
+    if let Some(cut) = text.rfind(" at line ") {
+        text.truncate(cut);
+    }
+    rules.iter().fold(text, |t, (re, with)| re.replace_all(&t, *with).into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn a_syntax_error_gives_its_position_once() {
         let e = serde_json::from_str::<serde_json::Value>("{\n  \"a\": ,\n}").unwrap_err();
         assert_eq!(super::not_json(&e), "not JSON: expected value (line 2, column 8)");
+    }
+
+    #[test]
+    fn values_that_do_not_fit_say_where_in_json_words() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Inner {
+            n: u16,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Outer {
+            a: Vec<Inner>,
+        }
+        let e = |v| super::from_json::<Outer>(v).unwrap_err();
+        let (at, why) = e(serde_json::json!({"a": [{"n": 1}, {"n": "x"}]}));
+        assert_eq!(
+            (at.as_str(), why.as_str()),
+            ("/a/1/n", r#"invalid type: string "x", expected a non-negative integer"#)
+        );
+        let (at, why) = e(serde_json::json!({"a": {}}));
+        assert_eq!((at.as_str(), why.as_str()), ("/a", "invalid type: object, expected an array"));
+        let (at, why) = e(serde_json::json!({"a": [[]]}));
+        assert_eq!((at.as_str(), why.as_str()), ("/a/0", "invalid type: array, expected an object"));
+        let (at, why) = e(serde_json::json!({"a": [{"n": 1, "m/x": 2}]}));
+        assert_eq!((at.as_str(), why.as_str()), ("/a/0/m~1x", "unknown field `m/x`, expected `n`"));
     }
 }
