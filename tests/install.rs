@@ -42,6 +42,11 @@ fn runs_from_anywhere_with_the_built_in_contract_and_cases() {
     let r = run(&bin, &elsewhere, &["run", "--examples", "2"]);
     assert_eq!(r.status.code(), Some(0), "{}", text(&r));
     assert!(text(&r).contains(" passed, 0 failed"), "{}", text(&r));
+    let api = run(&bin, &elsewhere, &["openapi"]);
+    assert_eq!(api.status.code(), Some(0), "{}", text(&api));
+    let doc: serde_json::Value = serde_json::from_slice(&api.stdout).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["info"]["description"].as_str().unwrap().contains("(built-in)"), "{doc}");
 }
 
 #[test]
