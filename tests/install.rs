@@ -17,10 +17,23 @@ fn installed(dir: &Path) -> PathBuf {
 }
 
 fn run(bin: &Path, cwd: &Path, args: &[&str]) -> Output {
-    let o = Command::new(bin).args(args).current_dir(cwd).env_clear().output().unwrap();
+    let o = spawn(Command::new(bin).args(args).current_dir(cwd).env_clear());
     let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     assert!(!text.contains("panicked"), "{text}");
     o
+}
+
+/// Runs the command. A binary just copied can be "busy" for a moment: another test thread's fork
+/// may still hold the copy's write handle until its child execs (Linux ETXTBSY), so retry then.
+fn spawn(cmd: &mut Command) -> Output {
+    for _ in 0..100 {
+        match cmd.output() {
+            // ETXTBSY is 26 on Linux and macOS (`ErrorKind::ExecutableFileBusy` is newer than the MSRV).
+            Err(e) if e.raw_os_error() == Some(26) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            other => return other.unwrap(),
+        }
+    }
+    panic!("the copied binary stayed busy for 2 s")
 }
 
 fn text(o: &Output) -> String {
