@@ -4,5 +4,11 @@
 mod cli;
 
 fn main() {
+    // `batchconf run | head` should end quietly, as other command-line tools do, not panic on
+    // the first write after the reader has gone.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     std::process::exit(cli::main());
 }

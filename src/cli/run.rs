@@ -53,7 +53,10 @@ pub fn run(args: RunArgs) -> Result<Verdict, Error> {
         }
         TargetSpec::Remote { url } => format!("`{url}`"),
     };
-    println!("batchconf run: seed {} against {where_to}", s.seed);
+    println!(
+        "batchconf run: seed {} against {where_to} (contract: {}, cases: {})",
+        s.seed, s.contract.origin, s.cases_origin
+    );
     if s.dry_run {
         suite.dry_run(&selected)?;
         return Ok(Verdict::Conforms);

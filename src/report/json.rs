@@ -218,6 +218,7 @@ mod tests {
             project_id: "p".into(),
             passed: 1,
             failed: 0,
+            stopped: None,
             skipped: vec![],
             divergences: vec![],
         }
