@@ -12,9 +12,6 @@ use serde_json::Value;
 use crate::builtin::{self, Origin};
 use crate::error::SetupError;
 
-/// The header that names the third-party user (`X-App-UserId`, in `request-headers.schema.json`).
-pub const APP_USER_HEADER: &str = "X-App-UserId";
-
 /// The manifest file's name inside a schemas directory.
 pub const MANIFEST: &str = "manifest.json";
 

@@ -22,6 +22,7 @@ pub mod generate;
 pub mod init;
 pub mod list;
 pub mod openapi;
+pub mod protocol;
 pub mod record;
 pub mod report;
 pub mod send;

@@ -13,8 +13,7 @@ use thiserror::Error;
 
 use crate::exchange::Request;
 
-pub const ALGORITHM: &str = "SDK-HMAC-SHA256";
-pub const DATE_HEADER: &str = "X-Sdk-Date";
+pub use crate::protocol::{DATE_HEADER, SIGNING_SCHEME as ALGORITHM};
 pub const DATE_FORMAT: &str = "%Y%m%dT%H%M%SZ";
 /// A signed request may carry its own payload hash here (the official SDK sets `UNSIGNED-PAYLOAD`
 /// for bodies that are not JSON); it then stands in for the hash of a non-empty body.
@@ -132,7 +131,7 @@ fn canonical_query(query: &[(String, String)]) -> String {
 /// Signs a request about to be sent: sets `X-Sdk-Date` (from `now`) and `Authorization`. The
 /// host is taken from the URL the way an HTTP client sends it (no port when it is the default).
 pub fn sign_request(req: &mut Request, ak: &str, sk: &str, now: DateTime<Utc>) {
-    req.headers.remove("Authorization");
+    req.headers.remove(crate::protocol::AUTH_HEADER);
     req.headers.insert(DATE_HEADER, now.format(DATE_FORMAT).to_string());
     let (host, path, query) = match url::Url::parse(&req.url) {
         Ok(u) => {
@@ -151,7 +150,7 @@ pub fn sign_request(req: &mut Request, ak: &str, sk: &str, now: DateTime<Utc>) {
         }
     };
     let sig = sign(ak, sk, &req.method, &host, &path, &query, &req.headers.0, &req.body);
-    req.headers.insert("Authorization", sig.authorization);
+    req.headers.insert(crate::protocol::AUTH_HEADER, sig.authorization);
 }
 
 fn decode_path(raw: &str) -> String {

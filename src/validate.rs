@@ -218,7 +218,8 @@ fn reproduction(req: &Request, contract: &Contract) -> String {
 
 /// A recorded request carried credentials (reproduced from `$BATCHCONF_TOKEN`), or none.
 fn recorded_auth(req: &Request) -> crate::generate::AuthMode {
-    if req.headers.get("X-Auth-Token").is_some() || req.headers.get("Authorization").is_some() {
+    use crate::protocol::{AUTH_HEADER, TOKEN_HEADER};
+    if req.headers.get(TOKEN_HEADER).is_some() || req.headers.get(AUTH_HEADER).is_some() {
         crate::generate::AuthMode::Valid
     } else {
         crate::generate::AuthMode::Missing

@@ -260,7 +260,7 @@ impl Engine {
         let mut headers = Headers::default();
         headers.insert(send::CASE_HEADER, label);
         if let Some(user) = &self.creds.app_user_id {
-            headers.insert(crate::contract::APP_USER_HEADER, user.clone());
+            headers.insert(crate::protocol::APP_USER_HEADER, user.clone());
         }
         let base = Request { method: lookup.method.clone(), url, headers, body: vec![] };
         Some(self.send(base, AuthMode::Valid).await)

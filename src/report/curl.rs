@@ -9,6 +9,7 @@
 use super::redact::redact_headers;
 use crate::exchange::Request;
 use crate::generate::AuthMode;
+use crate::protocol::{AUTH_HEADER, CREDENTIAL_HEADERS, SIGNING_SCHEME, TOKEN_HEADER};
 
 /// The environment variable the line reads the token from (the one `batchconf run` reads too).
 pub const TOKEN_VAR: &str = "BATCHCONF_TOKEN";
@@ -26,7 +27,7 @@ const NOT_UTF8_NOTE: &str = "# the body was not UTF-8: bytes that are not valid 
 /// credentials the way `auth` says the request did. May be several lines: a `#` comment first
 /// when the reproduction differs from the original request.
 pub fn curl_line(req: &Request, auth: AuthMode) -> String {
-    let signed = req.headers.get("Authorization").is_some_and(|v| v.trim_start().starts_with("SDK-HMAC-SHA256"));
+    let signed = req.headers.get(AUTH_HEADER).is_some_and(|v| v.trim_start().starts_with(SIGNING_SCHEME));
     let mut notes = Vec::new();
     let token = match auth {
         AuthMode::Valid => {
@@ -38,11 +39,15 @@ pub fn curl_line(req: &Request, auth: AuthMode) -> String {
         AuthMode::Missing => None,
         AuthMode::WrongToken | AuthMode::EmptyToken => {
             // Not a secret: the made-up token, or nothing, exactly as sent.
-            let sent = req.headers.get("X-Auth-Token").unwrap_or_default();
-            Some(if sent.is_empty() { quote("X-Auth-Token;") } else { quote(&format!("X-Auth-Token: {sent}")) })
+            let sent = req.headers.get(TOKEN_HEADER).unwrap_or_default();
+            Some(if sent.is_empty() {
+                quote(&format!("{TOKEN_HEADER};"))
+            } else {
+                quote(&format!("{TOKEN_HEADER}: {sent}"))
+            })
         }
         AuthMode::AlteredToken => {
-            Some(format!("\"X-Auth-Token: $(printf '%s' \"${TOKEN_VAR}\" | sed 's/0$/1/;t;s/.$/0/')\""))
+            Some(format!("\"{TOKEN_HEADER}: $(printf '%s' \"${TOKEN_VAR}\" | sed 's/0$/1/;t;s/.$/0/')\""))
         }
         AuthMode::TamperedSignature | AuthMode::StaleDate => {
             notes.push(RESIGN_NOTE.to_string());
@@ -61,7 +66,7 @@ pub fn curl_line(req: &Request, auth: AuthMode) -> String {
             continue;
         }
         // Credentials are written once, below, the way `auth` says.
-        if lower == "authorization" || lower == "x-sdk-date" || lower == "x-auth-token" {
+        if CREDENTIAL_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(&lower)) {
             continue;
         }
         words.push("-H".into());
@@ -83,7 +88,7 @@ pub fn curl_line(req: &Request, auth: AuthMode) -> String {
 }
 
 fn token_header() -> String {
-    format!("\"X-Auth-Token: ${TOKEN_VAR}\"")
+    format!("\"{TOKEN_HEADER}: ${TOKEN_VAR}\"")
 }
 
 /// The word as is when a shell would read it unchanged (`POST`), quoted otherwise.

@@ -19,8 +19,7 @@ use crate::generate::AuthMode;
 /// The value of `format`; bumped on any incompatible change.
 pub const FORMAT: &str = "batchconf-report/1";
 
-/// Headers that carry credentials: never stored, re-made on replay.
-pub const CREDENTIAL_HEADERS: &[&str] = &["Authorization", "X-Sdk-Date", "X-Auth-Token"];
+pub use crate::protocol::CREDENTIAL_HEADERS;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct JsonReport {

@@ -9,6 +9,7 @@ use url::Url;
 use crate::error::SetupError;
 use crate::exchange::{Exchange, Headers, Request};
 use crate::generate::{AuthMode, GenRequest};
+use crate::protocol::{APP_USER_HEADER, AUTH_HEADER, CREDENTIAL_HEADERS, TOKEN_HEADER};
 
 pub use transport::{Transport, TransportConfig};
 
@@ -110,7 +111,7 @@ pub fn build(gen: &GenRequest, method: &str, url: String, case: &str, creds: &Cr
         headers.insert("Content-Type", gen.content_type.clone());
     }
     if let Some(user) = &creds.app_user_id {
-        headers.insert("X-App-UserId", user.clone());
+        headers.insert(APP_USER_HEADER, user.clone());
     }
     for (n, v) in &gen.headers {
         headers.insert(n.clone(), v.clone());
@@ -121,30 +122,30 @@ pub fn build(gen: &GenRequest, method: &str, url: String, case: &str, creds: &Cr
 
 /// Puts credentials on a request as `mode` says; `now` is the signing time.
 pub fn authenticate(req: &mut Request, mode: AuthMode, creds: &Credentials, now: DateTime<Utc>) {
-    for h in ["X-Auth-Token", "Authorization", "X-Sdk-Date"] {
+    for h in CREDENTIAL_HEADERS {
         req.headers.remove(h);
     }
     match mode {
         AuthMode::Valid => match (&creds.aksk, &creds.token) {
             (Some((ak, sk)), _) => crate::sign::sign_request(req, ak, sk, now),
-            (None, Some(token)) => req.headers.insert("X-Auth-Token", token.clone()),
+            (None, Some(token)) => req.headers.insert(TOKEN_HEADER, token.clone()),
             (None, None) => {}
         },
         AuthMode::Missing => {}
-        AuthMode::WrongToken => req.headers.insert("X-Auth-Token", "bcf-wrong-token-0000000000000000"),
+        AuthMode::WrongToken => req.headers.insert(TOKEN_HEADER, "bcf-wrong-token-0000000000000000"),
         AuthMode::AlteredToken => {
             if let Some(token) = &creds.token {
-                req.headers.insert("X-Auth-Token", tamper(token));
+                req.headers.insert(TOKEN_HEADER, tamper(token));
             }
         }
-        AuthMode::EmptyToken => req.headers.insert("X-Auth-Token", ""),
+        AuthMode::EmptyToken => req.headers.insert(TOKEN_HEADER, ""),
         AuthMode::TamperedSignature | AuthMode::StaleDate => {
             let Some((ak, sk)) = &creds.aksk else { return };
             let when = if mode == AuthMode::StaleDate { now - chrono::Duration::hours(1) } else { now };
             crate::sign::sign_request(req, ak, sk, when);
             if mode == AuthMode::TamperedSignature {
-                if let Some(auth) = req.headers.get("Authorization").map(str::to_string) {
-                    req.headers.insert("Authorization", tamper(&auth));
+                if let Some(auth) = req.headers.get(AUTH_HEADER).map(str::to_string) {
+                    req.headers.insert(AUTH_HEADER, tamper(&auth));
                 }
             }
         }

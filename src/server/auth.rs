@@ -12,8 +12,7 @@ use super::catalogue::{Behaviour, Fault};
 use super::incoming::Incoming;
 use crate::sign::{self, VerifyError};
 
-/// How far `X-Sdk-Date` may be from the server's clock, either way (the service's 15 minutes).
-pub(crate) const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
+pub(crate) use crate::protocol::MAX_SKEW;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Credentials {

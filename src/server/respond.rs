@@ -16,8 +16,7 @@ use super::results;
 use super::store::Store;
 use crate::contract::path_params;
 
-pub(crate) const BATCH_PATH: &str = "/v1/{project_id}/digital-assets/batch-action";
-pub(crate) const LOOKUP_PATH: &str = "/v1/{project_id}/digital-assets/{asset_id}";
+use crate::protocol::{BATCH_PATH, LOOKUP_PATH, REQUEST_ID_HEADER};
 
 /// What the `slow` fault adds to every 200 answer.
 const SLOW_DELAY: Duration = Duration::from_millis(400);
@@ -218,7 +217,7 @@ impl Router {
         };
         let mut headers = vec![("Content-Type", content_type.to_string())];
         if !(reply.status == 200 && behaviour.broken(Fault::NoRequestId)) {
-            headers.push(("X-Request-Id", request_id));
+            headers.push((REQUEST_ID_HEADER, request_id));
         }
         if extra {
             headers.push(("X-Served-By", "batchconf-reference-server".to_string()));
