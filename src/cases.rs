@@ -162,6 +162,9 @@ pub struct IdsSpec {
     pub unicode_weight: u32,
     #[serde(default)]
     pub whitespace_weight: u32,
+    /// Ids from every alphabet a JSON string carries (see `generate::ids::ALPHABETS`).
+    #[serde(default)]
+    pub alphabet_weight: u32,
     /// Percent chance that the batch repeats some of its ids.
     #[serde(default)]
     pub repeat_percent: u32,
@@ -181,18 +184,6 @@ pub struct Negative {
     /// The rules to break, one per request; empty means every rule the generator knows.
     pub rules: Vec<String>,
 }
-
-/// Every negative rule the generator knows (see `generate::negative`).
-pub const NEGATIVE_RULES: &[&str] = &[
-    "missing-required",
-    "wrong-type",
-    "outside-enum",
-    "wrong-item-type",
-    "not-an-object",
-    "malformed-json",
-    "wrong-content-type",
-    "forbidden-header-chars",
-];
 
 #[derive(Debug, Clone)]
 pub struct Auth {
@@ -341,9 +332,15 @@ pub fn load_file(file: &Path, contract: &crate::contract::Contract) -> Result<Ca
                 Some(Value::Bool(b)) => b,
                 Some(_) => return Err(err(file, "/extra_field", "true or false")),
             };
-            CaseBody::Property(Property { overrides, extra_field, expect: parse_expect(Expectation::Conformant)? })
+            let property = Property { overrides, extra_field, expect: parse_expect(Expectation::Conformant)? };
+            check_overrides(file, contract, &property)?;
+            CaseBody::Property(property)
         }
-        "negative" => CaseBody::Negative(Negative { rules: names_from(file, &doc, "rules", NEGATIVE_RULES)? }),
+        "negative" => {
+            let derived = crate::generate::negative_rules(contract)?;
+            let known: Vec<&str> = derived.iter().map(String::as_str).collect();
+            CaseBody::Negative(Negative { rules: names_from(file, &doc, "rules", &known)? })
+        }
         "auth" => CaseBody::Auth(Auth { variants: names_from(file, &doc, "variants", AUTH_VARIANTS)? }),
         "sequence" => {
             let Some(Value::Array(steps)) = field("steps") else {
@@ -367,6 +364,21 @@ pub fn load_file(file: &Path, contract: &crate::contract::Contract) -> Result<Ca
     Ok(Case { name, file: file.to_path_buf(), description, checks, body })
 }
 
+/// Overrides narrow the schema and never escape it: a property's generator is built and sampled
+/// here, so an override that cannot make a value the schema allows (in a case that does not
+/// expect a rejection) is an error naming the case file and the override.
+fn check_overrides(file: &Path, contract: &crate::contract::Contract, property: &Property) -> Result<(), SetupError> {
+    match crate::generate::body_strategy(contract, property, &[]) {
+        Ok(_) => Ok(()),
+        Err(SetupError::Argument(reason)) => {
+            let pointer = property.overrides.keys().find(|p| reason.contains(&format!("`{p}`"))).cloned();
+            let at = pointer.map(|p| format!("/overrides/{}", p.replace('~', "~0").replace('/', "~1")));
+            Err(err(file, at.as_deref().unwrap_or("/overrides"), reason))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// `/asset_ids` in the body is `/properties/asset_ids` in the schema.
 fn schema_pointer(body_pointer: &str) -> String {
     body_pointer.split('/').skip(1).map(|seg| format!("/properties/{seg}")).collect()
@@ -387,8 +399,12 @@ fn parse_override(file: &Path, at: &str, spec: Value) -> Result<Override, SetupE
         "ids" => {
             let ids: IdsSpec =
                 serde_json::from_value(value.clone()).map_err(|e| err(file, &format!("{at}/ids"), e.to_string()))?;
-            let total =
-                ids.fixture_weight + ids.unknown_weight + ids.long_weight + ids.unicode_weight + ids.whitespace_weight;
+            let total = ids.fixture_weight
+                + ids.unknown_weight
+                + ids.long_weight
+                + ids.unicode_weight
+                + ids.whitespace_weight
+                + ids.alphabet_weight;
             if ids.min > ids.max || total == 0 || ids.repeat_percent > 100 {
                 return Err(err(
                     file,

@@ -282,7 +282,13 @@ impl Engine {
         expect: Expect,
     ) -> Result<Vec<Divergence>, String> {
         let mut source = Source::new(self.seed, &unit.name);
-        let mut trees = Vec::new();
+        // Boundaries first: each keyword's edge values, then `n` random examples.
+        let rule = match &unit.part {
+            Part::Rule(r) => Some(r.as_str()),
+            _ => None,
+        };
+        let mut trees = generate::boundary_trees(&self.contract, &unit.case, rule, &self.pool)
+            .map_err(|e| format!("the boundary pass failed: {e}"))?;
         for _ in 0..n {
             trees.push(source.tree(&strategy).map_err(|e| format!("the generator failed: {e}"))?);
         }
