@@ -169,6 +169,9 @@ pub struct ListArgs {
     /// Directory of case files.
     #[arg(long, value_name = "DIR")]
     pub cases: Option<PathBuf>,
+    /// Directory of the contract (manifest and schemas) whose negative rules to list.
+    #[arg(long, value_name = "DIR")]
+    pub schemas: Option<PathBuf>,
 }
 
 /// Parses the command line and runs the command; returns the process exit code.

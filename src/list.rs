@@ -1,5 +1,6 @@
 //! `batchconf list`: what the harness knows — its checks, the reference server's faults and
-//! variants, and the cases — for people choosing what to run, filter or plant.
+//! variants, the negative rules the schema yields, and the cases — for people choosing what to
+//! run, filter or plant.
 
 use crate::checks::CHECKS;
 use crate::cli::ListArgs;
@@ -19,9 +20,22 @@ pub fn command(args: ListArgs) -> i32 {
         println!("  {:<28} {}", v.name, v.description);
     }
     let dir = args.cases.clone().unwrap_or_else(crate::cases::default_dir);
-    let cases = crate::contract::Contract::bundled().and_then(|c| crate::cases::load_dir(&dir, &c));
-    match cases {
-        Ok(cases) => {
+    let contract = match &args.schemas {
+        Some(d) => crate::contract::Contract::load(d),
+        None => crate::contract::Contract::bundled(),
+    };
+    let loaded = contract.and_then(|c| {
+        let rules = crate::generate::negative_rules(&c)?;
+        Ok((rules, crate::cases::load_dir(&dir, &c)?))
+    });
+    match loaded {
+        Ok((rules, cases)) => {
+            println!(
+                "\nnegative rules (derived from the schema: `<keyword>@<place>`; a negative case's `rules` picks some)"
+            );
+            for rule in rules {
+                println!("  {rule}");
+            }
             println!("\ncases (`{}`): run them with `batchconf run [FILTER]`", dir.display());
             for case in cases {
                 let name = format!("{}::{}", case.kind(), case.name);
