@@ -436,7 +436,6 @@ impl<'a> Walker<'a> {
     }
 
     fn typed(&self, t: &str, m: &Merged, spath: &str, bpath: &str) -> Result<Gen, SetupError> {
-        let uint = |k: &str| m.get(k).and_then(Value::as_u64).map(|n| n as usize);
         match t {
             "object" => self.object(m, spath, bpath),
             "array" => self.array(m, spath, bpath),
@@ -447,10 +446,7 @@ impl<'a> Walker<'a> {
                 edges: vec![false.into(), true.into()],
             }),
             "null" => Ok(Gen { strategy: Just(Value::Null).boxed(), edges: vec![Value::Null] }),
-            other => {
-                let _ = uint;
-                Err(self.error(spath, format!("the generator does not support `type: {other}`")))
-            }
+            other => Err(self.error(spath, format!("the generator does not support `type: {other}`"))),
         }
     }
 
@@ -505,7 +501,7 @@ impl<'a> Walker<'a> {
 
     fn number(&self, integer: bool, m: &Merged, spath: &str) -> Result<Gen, SetupError> {
         let f = |k: &str| m.get(k).and_then(Value::as_f64);
-        let mut lo = f("minimum").unwrap_or(if integer { -1000.0 } else { -1000.0 });
+        let mut lo = f("minimum").unwrap_or(-1000.0);
         let mut hi = f("maximum").unwrap_or(lo.max(0.0) + 1000.0);
         if f("maximum").is_some() && f("minimum").is_none() {
             lo = hi - 2000.0;
@@ -781,7 +777,7 @@ impl<'a> Walker<'a> {
             if spec.min > spec.max {
                 return Err(SetupError::Argument(format!(
                     "the `ids` override of `{bpath}` asks for {}..={} ids and the schema at `{spath}` allows {}..={}",
-                    spec.min.max(0),
+                    spec.min,
                     spec.max,
                     min_items.unwrap_or(0),
                     max_items.map(|n| n.to_string()).unwrap_or("any".into())
