@@ -371,6 +371,9 @@ fn check_overrides(file: &Path, contract: &crate::contract::Contract, property: 
     match crate::generate::body_strategy(contract, property, &[]) {
         Ok(_) => Ok(()),
         Err(SetupError::Argument(reason)) => {
+            if reason.starts_with("`extra_field`") {
+                return Err(err(file, "/extra_field", reason));
+            }
             let pointer = property.overrides.keys().find(|p| reason.contains(&format!("`{p}`"))).cloned();
             let at = pointer.map(|p| format!("/overrides/{}", p.replace('~', "~0").replace('/', "~1")));
             Err(err(file, at.as_deref().unwrap_or("/overrides"), reason))

@@ -117,3 +117,153 @@ fn the_bundled_server_diverges_on_each_added_limit_and_the_variant_passes_max_it
     let failed: Vec<String> = found.iter().filter(|d| d.trial == trial).map(|d| suite.render(d)).collect();
     assert!(failed.is_empty(), "the max-batch-50 variant enforces `maxItems: 50`:\n{}", failed.join("\n"));
 }
+
+/// A request schema that uses every keyword the generator honours.
+fn every_keyword_schema(dir: &Path) {
+    limited_schemas(dir);
+    let schema = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://batchconf.invalid/schemas/request.schema.json",
+        "type": "object",
+        "required": ["action", "asset_ids"],
+        "additionalProperties": false,
+        "dependentRequired": { "params": ["count"] },
+        "$defs": { "id": { "type": "string", "pattern": "^[a-z0-9-]+$", "minLength": 3, "maxLength": 64 } },
+        "properties": {
+            "action": { "type": "string", "enum": ["DELETE", "DELETE_FORCE", "RESTORE", "UNACTIVE", "ACTIVE", "SHARE", "UNSHARE"] },
+            "asset_ids": { "type": "array", "items": { "$ref": "#/$defs/id" }, "minItems": 1, "maxItems": 50, "uniqueItems": true },
+            "params": { "type": "string", "format": "uuid" },
+            "count": { "type": "integer", "minimum": 1, "exclusiveMaximum": 100, "multipleOf": 3 },
+            "when": { "type": "string", "format": "date-time" },
+            "who": { "type": "string", "format": "email" },
+            "link": { "type": "string", "format": "uri" },
+            "ratio": { "type": "number", "exclusiveMinimum": 0, "maximum": 1 },
+            "pair": { "type": "array", "prefixItems": [{ "const": "a" }, { "type": "boolean" }], "items": false },
+            "tags": { "type": "array", "items": { "type": "string", "maxLength": 4 }, "contains": { "const": "t" }, "maxItems": 3 },
+            "mode": { "oneOf": [{ "type": "string", "enum": ["x", "y"] }, { "type": "integer", "minimum": 0 }] },
+            "alt": { "anyOf": [{ "type": "null" }, { "type": "string", "minLength": 2 }] },
+            "both": { "allOf": [{ "type": "string", "minLength": 2 }, { "maxLength": 5 }], "not": { "const": "ab" } },
+            "meta": { "type": "object", "patternProperties": { "^k_[a-z]{2}$": { "type": ["integer", "null"] } }, "additionalProperties": false }
+        }
+    });
+    std::fs::write(dir.join("request.schema.json"), serde_json::to_string_pretty(&schema).unwrap()).unwrap();
+}
+
+/// An independent judge: the schema compiled here, with formats checked.
+fn judge(dir: &Path) -> jsonschema::Validator {
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("request.schema.json")).unwrap()).unwrap();
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap()
+}
+
+fn keywords_failed(v: &jsonschema::Validator, body: &Value) -> Vec<String> {
+    v.iter_errors(body).map(|e| e.schema_path.to_string().rsplit('/').next().unwrap_or_default().to_string()).collect()
+}
+
+/// Property: every valid request generated from the schema (each property case's, with its
+/// overrides) validates; every negative request fails exactly the keyword its rule names (a
+/// type swap of an enum may fail `enum` beside `type`).
+#[test]
+fn a_case_whose_extra_field_the_schema_forbids_is_a_setup_error() {
+    let dir = tempfile::tempdir().unwrap();
+    every_keyword_schema(dir.path());
+    let contract = Contract::load(dir.path()).unwrap();
+    let e = cases::load_file(&cases::default_dir().join("unknown-fields.json"), &contract).unwrap_err().to_string();
+    assert!(
+        e.contains("unknown-fields.json") && e.contains("`/extra_field`") && e.contains("additionalProperties"),
+        "{e}"
+    );
+    assert_eq!(batchconf::error::SetupError::Argument(String::new()).exit_code(), 2);
+}
+
+#[test]
+fn generated_requests_validate_and_negatives_fail_one_keyword() {
+    for every in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        if every {
+            every_keyword_schema(dir.path());
+        } else {
+            limited_schemas(dir.path());
+        }
+        let contract = Contract::load(dir.path()).unwrap();
+        let v = judge(dir.path());
+        let cases_dir = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(cases::default_dir()).unwrap() {
+            let p = entry.unwrap().path();
+            // `additionalProperties: false` makes the unknown-fields case meaningless (and exit 2).
+            if p.is_file() && !(every && p.ends_with("unknown-fields.json")) {
+                std::fs::copy(&p, cases_dir.path().join(p.file_name().unwrap())).unwrap();
+            }
+        }
+        let config = proptest::test_runner::Config { cases: 256, failure_persistence: None, ..Default::default() };
+        // A fixed stream keeps CI repeatable; the set-up check and unit tests use others.
+        let runner = || {
+            let rng = proptest::test_runner::TestRng::deterministic_rng(proptest::test_runner::RngAlgorithm::ChaCha);
+            TestRunner::new_with_rng(config.clone(), rng)
+        };
+        for case in cases::load_dir(cases_dir.path(), &contract).unwrap() {
+            let CaseBody::Property(p) = &case.body else { continue };
+            let s = batchconf::generate::body_strategy(&contract, p, &[]).unwrap();
+            runner()
+                .run(&s, |body| {
+                    let failed = keywords_failed(&v, &body);
+                    proptest::prop_assert!(failed.is_empty(), "{}: {body} fails {failed:?}", case.name);
+                    Ok(())
+                })
+                .unwrap();
+        }
+        for rule in batchconf::generate::negative_rules(&contract).unwrap() {
+            let Some((keyword, _)) = rule.split_once('@').filter(|_| !rule.contains("@header.")) else { continue };
+            let keyword = if keyword == "null" { "type".to_string() } else { keyword.to_string() };
+            let s = batchconf::generate::negative_strategy(&contract, &rule).unwrap();
+            let check = |r: batchconf::generate::GenRequest| {
+                let batchconf::generate::Payload::Json(body) = &r.body else { panic!("{rule}: not JSON") };
+                let failed = keywords_failed(&v, body);
+                let one = failed == [keyword.clone()];
+                let swap = keyword == "type"
+                    && failed.contains(&keyword)
+                    && failed.iter().all(|k| ["type", "enum", "const"].contains(&k.as_str()));
+                (one || swap, format!("{rule}: {body} fails {failed:?}"))
+            };
+            for r in batchconf::generate::negative_edges(&contract, &rule).unwrap() {
+                let (ok, why) = check(r);
+                assert!(ok, "boundary pass: {why}");
+            }
+            runner()
+                .run(&s, |r| {
+                    let (ok, why) = check(r);
+                    proptest::prop_assert!(ok, "{}", why);
+                    Ok(())
+                })
+                .unwrap();
+        }
+    }
+}
+
+#[test]
+fn an_override_the_schema_refuses_names_the_case_and_the_override() {
+    let dir = tempfile::tempdir().unwrap();
+    limited_schemas(dir.path());
+    let path = dir.path().join("request.schema.json");
+    let mut schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    schema["properties"]["asset_ids"]["minItems"] = json!(10);
+    std::fs::write(&path, schema.to_string()).unwrap();
+    let contract = Contract::load(dir.path()).unwrap();
+    // ordinary-batches asks for 1 to 5 ids and expects acceptance.
+    let e = cases::load_file(&cases::default_dir().join("ordinary-batches.json"), &contract).unwrap_err().to_string();
+    assert!(
+        e.contains("ordinary-batches.json") && e.contains("`/overrides/~1asset_ids`") && e.contains("10..=50"),
+        "{e}"
+    );
+    // edge-batches asks for 0 to 300: narrowed to 10..=50, not refused.
+    let edge = cases::load_file(&cases::default_dir().join("edge-batches.json"), &contract).unwrap();
+    let CaseBody::Property(p) = &edge.body else { panic!() };
+    for body in batchconf::generate::body_edges(&contract, p, &[]).unwrap() {
+        let n = body["asset_ids"].as_array().unwrap().len();
+        assert!((10..=50).contains(&n), "{n}");
+    }
+}

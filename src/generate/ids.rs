@@ -149,13 +149,21 @@ pub(crate) fn ids_strategy_fitted(spec: &IdsSpec, fixtures: &[String], fallback:
     }
     let one = proptest::strategy::Union::new_weighted(kinds).boxed();
     let repeat = prop::bool::weighted(f64::from(spec.repeat_percent) / 100.0);
+    let max = spec.max;
     (batches(one, spec.min, spec.max), repeat, prop::collection::vec(any::<Index>(), 1..4))
-        .prop_map(|(mut ids, repeat, picks)| {
+        .prop_map(move |(mut ids, repeat, picks)| {
             if repeat && !ids.is_empty() {
                 for pick in picks {
-                    let id = ids[pick.index(ids.len())].clone();
-                    let at = pick.index(ids.len() + 1);
-                    ids.insert(at, id);
+                    let from = pick.index(ids.len());
+                    let id = ids[from].clone();
+                    if ids.len() < max {
+                        ids.insert(pick.index(ids.len() + 1), id);
+                    } else {
+                        // At the most ids the case (or the schema's `maxItems`) allows: repeat
+                        // by overwriting another id instead of growing past it.
+                        let to = (from + 1) % ids.len();
+                        ids[to] = id;
+                    }
                 }
             }
             Value::Array(ids)

@@ -145,6 +145,12 @@ fn visit(
         };
         rule("maxItems", place.clone(), fresh);
     }
+    if m.get("items") == Some(&Value::Bool(false)) && m.contains_key("prefixItems") {
+        rule("items", place.clone(), vec![]);
+    }
+    if m.get("not").is_some_and(|n| n.get("const").is_some() || n.get("enum").is_some()) {
+        rule("not", place.clone(), vec![]);
+    }
     if m.get("additionalProperties") == Some(&Value::Bool(false)) {
         rule("additionalProperties", place.clone(), vec![]);
     }
@@ -424,6 +430,23 @@ fn candidates(rule: &Derived, body: &Value, pick: usize) -> Vec<(Value, String)>
                 }
             }
         }
+        "items" => {
+            // One item past what `prefixItems` describes, under `items: false`.
+            if let Some(a) = cur.as_array() {
+                for extra in [a.last().cloned().unwrap_or(Value::Null), json!("x")] {
+                    let mut longer = a.clone();
+                    longer.push(extra);
+                    values.push(Value::Array(longer));
+                }
+            }
+        }
+        "not" => {
+            // The values `not` excludes, when it names them.
+            if let Some(n) = m.get("not") {
+                values.extend(n.get("const").cloned());
+                values.extend(n.get("enum").and_then(Value::as_array).cloned().unwrap_or_default());
+            }
+        }
         "additionalProperties" => {
             if let Some(Value::Object(o)) = Some(&cur) {
                 let mut o: Map<String, Value> = o.clone();
@@ -488,7 +511,9 @@ fn judge(v: &jsonschema::Validator, rule: &Derived, body: &Value, at: &str) -> O
         "null" => k == "type",
         other => k == other,
     };
-    if errors.len() == 1 && kw(&errors[0].keyword) && errors[0].instance_path == at {
+    // An item refused by `items: false` is reported at the item, under the array.
+    let under = |p: &str| p == at || p.starts_with(&format!("{at}/"));
+    if errors.len() == 1 && kw(&errors[0].keyword) && under(&errors[0].instance_path) {
         return Some(true);
     }
     let all_here = errors.iter().all(|e| e.instance_path == at);
@@ -872,7 +897,9 @@ mod tests {
                 "asset_ids": { "type": "array", "minItems": 1, "maxItems": 50, "uniqueItems": true,
                     "items": { "type": "string", "pattern": "^[a-z0-9-]+$", "minLength": 3, "maxLength": 64 } },
                 "params": { "type": "string", "format": "uuid" },
-                "count": { "type": "integer", "minimum": 1, "exclusiveMaximum": 100, "multipleOf": 3 }
+                "count": { "type": "integer", "minimum": 1, "exclusiveMaximum": 100, "multipleOf": 3 },
+                "pair": { "type": "array", "prefixItems": [{ "const": "a" }, { "type": "boolean" }], "items": false },
+                "both": { "type": "string", "minLength": 2, "not": { "const": "ab" } }
             }
         });
         std::fs::write(&path, schema.to_string()).unwrap();

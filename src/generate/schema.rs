@@ -124,6 +124,13 @@ pub(crate) fn body_gen(
             };
             let value = tree.current();
             if let Some(e) = contract.request_body.errors(&value).into_iter().next() {
+                if case.extra_field && e.message.contains(EXTRA_FIELD) {
+                    return Err(SetupError::Argument(format!(
+                        "`extra_field` adds `{EXTRA_FIELD}`, which the schema refuses (`{}` at `{}`): drop it, or make the case a negative one",
+                        e.keyword,
+                        if e.instance_path.is_empty() { "/" } else { &e.instance_path }
+                    )));
+                }
                 let under = case.overrides.keys().find(|p| e.instance_path.starts_with(p.as_str()));
                 return Err(match under {
                     Some(p) => SetupError::Argument(format!(
