@@ -115,11 +115,14 @@ fn fitted(one: BoxedStrategy<String>, fallback: &Fallback) -> BoxedStrategy<Valu
             let validator = validator.clone();
             (one, alt.clone())
                 .prop_map(move |(id, alt)| {
+                    // The prefix marks a made-up id: kept whenever the schema allows it.
+                    let prefixed = alt.as_str().map(|a| Value::String(format!("{ID_PREFIX}{a}")));
+                    let ok = |v: &Value| validator.as_ref().is_some_and(|c| c.is_valid(v));
                     let id = Value::String(id);
-                    if validator.as_ref().is_some_and(|v| v.is_valid(&id)) {
+                    if ok(&id) {
                         id
                     } else {
-                        alt
+                        prefixed.filter(ok).unwrap_or(alt)
                     }
                 })
                 .boxed()

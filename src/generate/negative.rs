@@ -135,13 +135,24 @@ fn visit(
     }
     if let Some(max) = m.get("maxItems").and_then(Value::as_u64) {
         // Fresh valid items to grow the array with, distinct in case `uniqueItems` is set.
+        // Made-up `bcf-` ids where the items' schema allows them (they name no real asset).
+        let made_up: Vec<Value> =
+            (0..=max + 1).map(|i| Value::String(format!("{}fresh-{i}", super::ID_PREFIX))).collect();
         let fresh = match m.get("items") {
             Some(items) => {
-                let g = w.node(items, &format!("{spath}/items"), "")?;
-                let mut seen = std::collections::BTreeSet::new();
-                sample(&g.strategy, (max as usize + 2) * 3).into_iter().filter(|v| seen.insert(v.to_string())).collect()
+                let item_ok = compile_at(w.root, items);
+                if made_up.iter().all(|v| item_ok.as_ref().is_some_and(|c| c.is_valid(v))) {
+                    made_up
+                } else {
+                    let g = w.node(items, &format!("{spath}/items"), "")?;
+                    let mut seen = std::collections::BTreeSet::new();
+                    sample(&g.strategy, (max as usize + 2) * 3)
+                        .into_iter()
+                        .filter(|v| seen.insert(v.to_string()))
+                        .collect()
+                }
             }
-            None => (0..=max + 1).map(|i| Value::String(format!("{}fresh-{i}", super::ID_PREFIX))).collect(),
+            None => made_up,
         };
         rule("maxItems", place.clone(), fresh);
     }
