@@ -267,3 +267,56 @@ fn an_override_the_schema_refuses_names_the_case_and_the_override() {
         assert!((10..=50).contains(&n), "{n}");
     }
 }
+
+/// Each rule the shipped schema yields, each near-miss and each alphabet is proven by a planted
+/// fault: the trial that sends it is the one that diverges (not merely some trial).
+#[test]
+fn each_derived_rule_near_miss_and_alphabet_catches_its_fault() {
+    let pairs: &[(&str, &str, &str)] = &[
+        ("accept-non-object-body", "negative::invalid-requests::type@body", "rejects_invalid_request"),
+        ("accept-non-object-body", "negative::invalid-requests::null@body", "rejects_invalid_request"),
+        ("accept-missing-action", "negative::invalid-requests::required@action", "rejects_invalid_request"),
+        ("accept-missing-asset-ids", "negative::invalid-requests::required@asset_ids", "rejects_invalid_request"),
+        ("accept-unknown-action", "negative::invalid-requests::type@action", "rejects_invalid_request"),
+        ("accept-unknown-action", "negative::invalid-requests::null@action", "rejects_invalid_request"),
+        ("action-any-case", "negative::invalid-requests::enum@action", "rejects_invalid_request"),
+        ("action-trimmed", "negative::invalid-requests::enum@action", "rejects_invalid_request"),
+        ("string-asset-ids-as-one", "negative::invalid-requests::type@asset_ids", "rejects_invalid_request"),
+        ("null-asset-ids-empty", "negative::invalid-requests::null@asset_ids", "rejects_invalid_request"),
+        ("accept-non-string-ids", "negative::invalid-requests::type@asset_ids.item", "rejects_invalid_request"),
+        ("accept-non-string-ids", "negative::invalid-requests::null@asset_ids.item", "rejects_invalid_request"),
+        ("accept-non-string-params", "negative::invalid-requests::type@params", "rejects_invalid_request"),
+        (
+            "accept-chinese-user-id",
+            "negative::invalid-requests::pattern@header.x-app-userid",
+            "rejects_invalid_request",
+        ),
+        ("ids-percent-decoded", "property::edge-batches", "batch_ids_answered"),
+        ("ids-astral-replaced", "property::edge-batches", "batch_ids_answered"),
+        ("ids-truncated", "property::edge-batches", "batch_ids_answered"),
+        ("ids-control-stripped", "property::edge-batches", "batch_ids_answered"),
+        ("ids-combining-stripped", "property::edge-batches", "batch_ids_answered"),
+        ("ids-bidi-reversed", "property::edge-batches", "batch_ids_answered"),
+    ];
+    let shipped = batchconf::generate::negative_rules(&Contract::bundled().unwrap()).unwrap();
+    for rule in shipped.iter().filter(|r| r.contains('@')) {
+        let trial = format!("negative::invalid-requests::{rule}");
+        assert!(pairs.iter().any(|(_, t, _)| *t == trial), "the rule `{rule}` has no planted fault here");
+    }
+    for (fault, trial, check) in pairs {
+        let mut s = Settings::bundled().unwrap();
+        let keep = ["invalid-requests", "edge-batches"];
+        s.cases.retain(|c| keep.contains(&c.name.as_str()));
+        s.target = TargetSpec::Bundled { fault: Some(fault.to_string()), variants: vec![] };
+        s.seed = 20261129;
+        s.examples = 24;
+        s.transport.timeout = Duration::from_millis(3000);
+        s.shrink_budget = Duration::from_secs(2);
+        let suite = Suite::new(s).unwrap();
+        let found = suite.run_all().unwrap();
+        suite.shutdown();
+        let caught = found.iter().any(|d| d.trial == *trial && d.violations.iter().any(|v| v.check == *check));
+        let seen: BTreeSet<&str> = found.iter().map(|d| d.trial.as_str()).collect();
+        assert!(caught, "`{fault}` should be caught by `{check}` in `{trial}`; diverging trials: {seen:?}");
+    }
+}

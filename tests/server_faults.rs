@@ -96,6 +96,7 @@ fn probes(server: &RefServer) -> Vec<(&'static str, Request)> {
         ("lower-action", raw(r#"{"action":"share","asset_ids":["a4"]}"#)),
         ("padded-action", raw(r#"{"action":" SHARE ","asset_ids":["a4"]}"#)),
         ("null-asset-ids", raw(r#"{"action":"SHARE","asset_ids":null}"#)),
+        ("string-asset-ids", raw(r#"{"action":"SHARE","asset_ids":"a4"}"#)),
         (
             "odd-ids",
             batch(
@@ -203,6 +204,7 @@ const ALL_400: &[&str] = &[
     "lower-action",
     "padded-action",
     "null-asset-ids",
+    "string-asset-ids",
 ];
 
 /// The probes a fault may change, and a look at one of them that shows the named change.
@@ -281,6 +283,7 @@ fn expected_fault(name: &str) -> (Vec<&'static str>, fn(&Run) -> bool) {
         "action-any-case" => (vec!["lower-action"], |r| status(r, "lower-action") == Some(200)),
         "action-trimmed" => (vec!["padded-action"], |r| status(r, "padded-action") == Some(200)),
         "null-asset-ids-empty" => (vec!["null-asset-ids"], |r| r.seen["null-asset-ids"].body == json!({"results": []})),
+        "string-asset-ids-as-one" => (vec!["string-asset-ids"], |r| status(r, "string-asset-ids") == Some(200)),
         "ids-percent-decoded" => (vec!["odd-ids"], |r| answered(r, "odd-ids").contains(&"pA+q".to_string())),
         "ids-astral-replaced" => (vec!["odd-ids"], |r| answered(r, "odd-ids").contains(&"e\u{FFFD}".to_string())),
         "ids-truncated" => (vec!["odd-ids"], |r| answered(r, "odd-ids").iter().any(|i| i.len() == 4096)),
@@ -359,6 +362,7 @@ fn probe_names() -> Vec<&'static str> {
         "lower-action",
         "padded-action",
         "null-asset-ids",
+        "string-asset-ids",
         "odd-ids",
     ];
     NAMES.to_vec()

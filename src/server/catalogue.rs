@@ -122,6 +122,8 @@ faults! {
         "`action` is trimmed of whitespace before it is read";
     NullAssetIdsEmpty = "null-asset-ids-empty", "rejects_invalid_request",
         "`asset_ids: null` is read as an empty batch";
+    StringAssetIdsAsOne = "string-asset-ids-as-one", "rejects_invalid_request",
+        "an `asset_ids` that is a string is read as a batch of that one id";
     IdsPercentDecoded = "ids-percent-decoded", "batch_ids_answered",
         "ids are percent-decoded (`%41` is `A`) before they are acted on and answered";
     IdsAstralReplaced = "ids-astral-replaced", "batch_ids_answered",

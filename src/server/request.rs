@@ -88,6 +88,7 @@ pub(crate) fn read_batch(req: &Incoming, behaviour: &Behaviour) -> Result<Batch,
         None if behaviour.broken(Fault::AcceptMissingAssetIds) => vec![],
         None => return invalid("`asset_ids` is missing".into()),
         Some(Value::Null) if behaviour.broken(Fault::NullAssetIdsEmpty) => vec![],
+        Some(Value::String(id)) if behaviour.broken(Fault::StringAssetIdsAsOne) => vec![id.clone()],
         Some(Value::Array(items)) => read_ids(items, behaviour)?,
         Some(other) => return invalid(format!("`asset_ids` must be an array of strings; got {}", kind(other))),
     };
