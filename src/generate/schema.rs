@@ -508,18 +508,18 @@ impl<'a> Walker<'a> {
 
     fn number(&self, integer: bool, m: &Merged, spath: &str) -> Result<Gen, SetupError> {
         let f = |k: &str| m.get(k).and_then(Value::as_f64);
-        let mut lo = f("minimum").unwrap_or(-1000.0);
-        let mut hi = f("maximum").unwrap_or(lo.max(0.0) + 1000.0);
-        if f("maximum").is_some() && f("minimum").is_none() {
-            lo = hi - 2000.0;
-        }
         let step = f("multipleOf");
-        if let Some(x) = f("exclusiveMinimum") {
-            lo = lo.max(if integer { x.floor() + 1.0 } else { x + (x.abs() * 1e-9).max(1e-6) });
-        }
-        if let Some(x) = f("exclusiveMaximum") {
-            hi = hi.min(if integer { x.ceil() - 1.0 } else { x - (x.abs() * 1e-9).max(1e-6) });
-        }
+        // The tightest bound on each side, inclusive; 2000 wide where a side is open.
+        let above = |x: f64| if integer { x.floor() + 1.0 } else { x + (x.abs() * 1e-9).max(1e-6) };
+        let below = |x: f64| if integer { x.ceil() - 1.0 } else { x - (x.abs() * 1e-9).max(1e-6) };
+        let low = [f("minimum"), f("exclusiveMinimum").map(above)].into_iter().flatten().reduce(f64::max);
+        let high = [f("maximum"), f("exclusiveMaximum").map(below)].into_iter().flatten().reduce(f64::min);
+        let (mut lo, mut hi) = match (low, high) {
+            (Some(l), Some(h)) => (l, h),
+            (Some(l), None) => (l, l + 2000.0),
+            (None, Some(h)) => (h - 2000.0, h),
+            (None, None) => (-1000.0, 1000.0),
+        };
         if integer {
             lo = lo.ceil();
             hi = hi.floor();
@@ -959,6 +959,8 @@ mod tests {
                 "uid": { "type": "string", "format": "uuid" },
                 "count": { "type": "integer", "minimum": 1, "exclusiveMaximum": 100, "multipleOf": 3 },
                 "ratio": { "type": "number", "exclusiveMinimum": 0, "maximum": 1 },
+                "big": { "type": "integer", "exclusiveMinimum": 5000 },
+                "neg": { "type": "number", "maximum": -5000.5 },
                 "pair": { "type": "array", "prefixItems": [{ "const": "a" }, { "type": "boolean" }], "items": false },
                 "tags": { "type": "array", "items": { "type": "string", "maxLength": 4 }, "contains": { "const": "t" }, "maxItems": 3 },
                 "mode": { "oneOf": [{ "type": "string", "enum": ["x", "y"] }, { "type": "integer", "minimum": 0 }] },
