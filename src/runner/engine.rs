@@ -289,6 +289,7 @@ impl Engine {
         };
         let mut trees = generate::boundary_trees(&self.contract, &unit.case, rule, &self.pool)
             .map_err(|e| format!("the boundary pass failed: {e}"))?;
+        let boundaries = trees.len();
         for _ in 0..n {
             trees.push(source.tree(&strategy).map_err(|e| format!("the generator failed: {e}"))?);
         }
@@ -307,7 +308,11 @@ impl Engine {
         let mut first_of: BTreeMap<(String, String), usize> = BTreeMap::new();
         for (i, (_, violations)) in exchanges.iter().enumerate() {
             for v in violations {
-                first_of.entry(v.key()).or_insert(i);
+                // A random example shrinks and a boundary one does not: prefer the former.
+                let at = first_of.entry(v.key()).or_insert(i);
+                if *at < boundaries && i >= boundaries {
+                    *at = i;
+                }
             }
         }
         let mut out: Vec<Divergence> = Vec::new();
