@@ -512,6 +512,21 @@ mod tests {
     }
 
     #[test]
+    fn negative_rules_are_the_derived_ones() {
+        let c = load(r#"{"kind": "negative", "rules": ["enum@action", "malformed-json"]}"#).unwrap();
+        let CaseBody::Negative(n) = &c.body else { panic!() };
+        assert_eq!(n.rules, ["enum@action", "malformed-json"]);
+        let c = load(r#"{"kind": "negative"}"#).unwrap();
+        let CaseBody::Negative(n) = &c.body else { panic!() };
+        assert!(
+            n.rules.iter().any(|r| r == "required@asset_ids") && n.rules.iter().any(|r| r == "type@asset_ids.item")
+        );
+        // The hand-written names are gone; the error lists what the schema yields.
+        let e = load(r#"{"kind": "negative", "rules": ["wrong-type"]}"#).unwrap_err().to_string();
+        assert!(e.contains("`/rules/0`") && e.contains("type@action"), "{e}");
+    }
+
+    #[test]
     fn sequences_count_their_fixtures() {
         let c = load(r#"{"kind": "sequence", "steps": [{"action": "DELETE_FORCE", "ids": ["$f0", "$f2"]}, {"observe": "$f1", "states": ["X"]}]}"#).unwrap();
         let CaseBody::Sequence(s) = &c.body else { panic!() };
