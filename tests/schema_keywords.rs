@@ -320,3 +320,20 @@ fn each_derived_rule_near_miss_and_alphabet_catches_its_fault() {
         assert!(caught, "`{fault}` should be caught by `{check}` in `{trial}`; diverging trials: {seen:?}");
     }
 }
+
+#[test]
+fn a_keyword_the_generator_cannot_honour_is_named_also_under_an_override() {
+    let dir = tempfile::tempdir().unwrap();
+    limited_schemas(dir.path());
+    let path = dir.path().join("request.schema.json");
+    let mut schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    schema["properties"]["asset_ids"]["maxContains"] = json!(3);
+    std::fs::write(&path, schema.to_string()).unwrap();
+    let contract = Contract::load(dir.path()).unwrap();
+    // ordinary-batches overrides `/asset_ids` with `ids`: the keyword is still refused.
+    let e = cases::load_file(&cases::default_dir().join("ordinary-batches.json"), &contract).unwrap_err().to_string();
+    assert!(
+        e.contains("request.schema.json") && e.contains("`maxContains`") && e.contains("/properties/asset_ids"),
+        "{e}"
+    );
+}
