@@ -614,61 +614,41 @@ fn header_rules(contract: &Contract) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-/// Requests that break one header's pattern: a plain valid value with one character that the
-/// pattern refuses (a probe that keeps the value sendable as an HTTP header).
+/// Requests that break one header's pattern: a plain value with one character the pattern refuses
+/// (among probes that keep the value sendable as an HTTP header), at its start, its end, or alone.
 fn header_strategy(
     contract: &Contract,
     header: &str,
     body: BoxedStrategy<Value>,
 ) -> Result<(BoxedStrategy<GenRequest>, Vec<GenRequest>), SetupError> {
     let schema = &contract.request_headers;
-    let probes = ["用", "户", "中", "!", " ", "é", "%", "Z", "0", "-"];
-    let header = header.to_string();
-    let bad = {
-        let header = header.clone();
-        move |base: &str, pick: usize| -> Vec<String> {
-            let mut out = Vec::new();
-            for p in probes {
-                for v in [format!("{base}{p}"), format!("{p}{base}"), p.to_string()] {
-                    let errs = schema.errors(&json!({ header.to_lowercase(): v }));
-                    if errs.len() == 1 && errs[0].keyword == "pattern" {
-                        out.push(v);
-                    }
-                }
-            }
-            let n = out.len().max(1);
-            out.rotate_left(pick % n);
-            out
-        }
+    let name = header.to_lowercase();
+    let breaks_alone = |v: &str| {
+        let errs = schema.errors(&json!({ name.clone(): v }));
+        errs.len() == 1 && errs[0].keyword == "pattern"
     };
-    // Built here, as the old hand-written rule did, so it only needs the contract at set-up.
-    let contract_file = contract.request_headers.file.clone();
-    let edges_bad = bad("user", 0);
-    if edges_bad.is_empty() {
+    let shapes = |base: &str, p: &str| [format!("{base}{p}"), format!("{p}{base}"), p.to_string()];
+    let probes: Vec<&str> = ["用", "户", "中", "!", " ", "é", "%", "Z", "0", "-"]
+        .into_iter()
+        .filter(|p| shapes("user", p).iter().all(|v| breaks_alone(v)))
+        .collect();
+    if probes.is_empty() {
         return Err(SetupError::Contract {
-            file: contract_file,
+            file: schema.file.clone(),
             reason: format!("no value breaks the pattern of `{header}` alone"),
         });
     }
-    let schema_owned = contract.request_headers.json.clone();
-    let validator = Arc::new(compile_at(&schema_owned, &schema_owned));
-    let h = header.clone();
     let edge_body = sample(&body, 1).pop().unwrap_or(json!({}));
-    let edges: Vec<GenRequest> = edges_bad
-        .iter()
-        .take(6)
-        .map(|v| GenRequest { headers: vec![(h.clone(), v.clone())], ..GenRequest::json(edge_body.clone()) })
-        .collect();
-    let all_bad = edges_bad.clone();
-    let strategy = (body, "[a-z0-9]{1,8}", any::<prop::sample::Index>())
-        .prop_map(move |(b, base, pick)| {
-            let candidates: Vec<String> = all_bad
-                .iter()
-                .map(|p| format!("{base}{p}"))
-                .filter(|v| validator.as_ref().as_ref().is_some_and(|c| !c.is_valid(&json!({ h.to_lowercase(): v }))))
-                .collect();
-            let value = if candidates.is_empty() { all_bad[0].clone() } else { pick.get(&candidates).clone() };
-            GenRequest { headers: vec![(h.clone(), value)], ..GenRequest::json(b) }
+    let with = |b: Value, v: String| GenRequest { headers: vec![(header.to_string(), v)], ..GenRequest::json(b) };
+    let edges: Vec<GenRequest> =
+        probes.iter().flat_map(|p| shapes("user", p)).take(12).map(|v| with(edge_body.clone(), v)).collect();
+    let probes: Vec<String> = probes.into_iter().map(str::to_string).collect();
+    let header = header.to_string();
+    // `[a-z0-9]` around a probe that broke the pattern next to `user` breaks it the same way.
+    let strategy = (body, "[a-z0-9]{1,8}", prop::sample::select(probes), 0..3usize)
+        .prop_map(move |(b, base, p, shape)| {
+            let value = [format!("{base}{p}"), format!("{p}{base}"), p.clone()][shape].clone();
+            GenRequest { headers: vec![(header.clone(), value)], ..GenRequest::json(b) }
         })
         .boxed();
     Ok((strategy, edges))
