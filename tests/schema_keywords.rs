@@ -259,6 +259,13 @@ fn an_override_the_schema_refuses_names_the_case_and_the_override() {
         e.contains("ordinary-batches.json") && e.contains("`/overrides/~1asset_ids`") && e.contains("10..=50"),
         "{e}"
     );
+    // Negative rules still build their bases (of 10 ids at least).
+    let rules = batchconf::generate::negative_rules(&contract).unwrap();
+    assert!(rules.iter().any(|r| r == "minItems@asset_ids"), "{rules:?}");
+    for r in batchconf::generate::negative_edges(&contract, "maxItems@asset_ids").unwrap() {
+        let batchconf::generate::Payload::Json(b) = &r.body else { panic!() };
+        assert_eq!(b["asset_ids"].as_array().unwrap().len(), 51);
+    }
     // edge-batches asks for 0 to 300: narrowed to 10..=50, not refused.
     let edge = cases::load_file(&cases::default_dir().join("edge-batches.json"), &contract).unwrap();
     let CaseBody::Property(p) = &edge.body else { panic!() };

@@ -28,6 +28,10 @@ const CONTENT_TYPE: &str = "wrong-content-type";
 
 /// A valid body of `min` to `max` made-up ids, within what the schema allows.
 fn body_with_ids(contract: &Contract, min: usize, max: usize, full: bool) -> Result<BoxedStrategy<Value>, SetupError> {
+    // Moved into the schema's own bounds when they do not meet (a `minItems` of 10, say).
+    let (lo, hi) = id_bounds(contract);
+    let min = min.clamp(lo, hi);
+    let max = max.clamp(min, hi.max(min));
     let mut overrides = BTreeMap::new();
     let ids = IdsSpec {
         min,
@@ -567,8 +571,8 @@ struct Built {
     edges: Vec<Value>,
 }
 
-/// Bases for `rule`: every place present, and a batch of ids of one to four (or, for the array
-/// rules of the ids themselves, within the array's bounds).
+/// Bases for `rule`: every place of the schema present, and a batch of one to four made-up ids
+/// (within the schema's bounds).
 fn build(contract: &Contract, rule: Derived) -> Result<Built, SetupError> {
     let base = body_with_ids(contract, 1, 4, true)?;
     let edges = sample(&base, 3);
