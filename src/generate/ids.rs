@@ -132,9 +132,18 @@ fn fitted(one: BoxedStrategy<String>, fallback: &Fallback) -> BoxedStrategy<Valu
 
 pub(crate) fn ids_strategy_fitted(spec: &IdsSpec, fixtures: &[String], fallback: Fallback) -> BoxedStrategy<Value> {
     let mut kinds: Vec<(u32, BoxedStrategy<Value>)> = Vec::new();
-    if spec.fixture_weight > 0 && !fixtures.is_empty() {
-        // Fixtures name real assets: they are sent as given, whatever the schema says of ids.
-        kinds.push((spec.fixture_weight, prop::sample::select(fixtures.to_vec()).prop_map(Value::String).boxed()));
+    // Fixtures name real assets and cannot be changed: one the items' schema refuses is left out
+    // of generated batches (overrides narrow the schema, never escape it).
+    let usable: Vec<String> = fixtures
+        .iter()
+        .filter(|f| match &fallback {
+            Some((_, Some(v))) => v.is_valid(&Value::String(f.to_string())),
+            _ => true,
+        })
+        .cloned()
+        .collect();
+    if spec.fixture_weight > 0 && !usable.is_empty() {
+        kinds.push((spec.fixture_weight, prop::sample::select(usable).prop_map(Value::String).boxed()));
     }
     for (w, s) in [
         (spec.unknown_weight, unknown()),
