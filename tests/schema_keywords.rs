@@ -207,7 +207,8 @@ fn generated_requests_validate_and_negatives_fail_one_keyword() {
         };
         for case in cases::load_dir(cases_dir.path(), &contract).unwrap() {
             let CaseBody::Property(p) = &case.body else { continue };
-            let s = batchconf::generate::body_strategy(&contract, p, &[]).unwrap();
+            let fixtures = ["fixture-1".to_string(), "fixture-2".to_string()];
+            let s = batchconf::generate::body_strategy(&contract, p, &fixtures).unwrap();
             runner()
                 .run(&s, |body| {
                     let failed = keywords_failed(&v, &body);

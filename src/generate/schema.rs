@@ -804,7 +804,39 @@ impl<'a> Walker<'a> {
             let g = self.node(&item_schema, &format!("{spath}/items"), &format!("{bpath}/*"))?;
             Some((g.strategy, compile_at(self.root, &item_schema).map(std::sync::Arc::new)))
         };
-        let strategy = super::ids::ids_strategy_fitted(&spec, self.fixtures, fallback.clone());
+        let mut strategy = super::ids::ids_strategy_fitted(&spec, self.fixtures, fallback.clone());
+        if m.get("uniqueItems").and_then(Value::as_bool) == Some(true) && !self.rejecting() {
+            // A fixture may be drawn twice: drop repeats, and top up with made-up ids.
+            let top_up = crate::cases::IdsSpec {
+                min: spec.min,
+                max: spec.min,
+                fixture_weight: 0,
+                unknown_weight: 1,
+                long_weight: 0,
+                unicode_weight: 0,
+                whitespace_weight: 0,
+                alphabet_weight: 0,
+                repeat_percent: 0,
+            };
+            let extra = super::ids::ids_strategy_fitted(&top_up, &[], fallback.clone());
+            let min = spec.min;
+            strategy = (strategy, extra)
+                .prop_map(move |(ids, extra)| {
+                    let mut seen = std::collections::BTreeSet::new();
+                    let mut out: Vec<Value> = Vec::new();
+                    let pool = ids.as_array().cloned().unwrap_or_default();
+                    for id in pool.into_iter().chain(extra.as_array().cloned().unwrap_or_default()) {
+                        if out.len() >= min.max(ids.as_array().map_or(0, Vec::len)) {
+                            break;
+                        }
+                        if seen.insert(id.to_string()) {
+                            out.push(id);
+                        }
+                    }
+                    Value::Array(out)
+                })
+                .boxed();
+        }
         let edges = super::ids::edges(&spec, fallback);
         Ok(Gen { strategy, edges })
     }
