@@ -305,6 +305,8 @@ fn each_derived_rule_near_miss_and_alphabet_catches_its_fault() {
         ("ids-control-stripped", "property::edge-batches", "batch_ids_answered"),
         ("ids-combining-stripped", "property::edge-batches", "batch_ids_answered"),
         ("ids-bidi-reversed", "property::edge-batches", "batch_ids_answered"),
+        ("ids-plus-as-space", "property::edge-batches", "batch_ids_answered"),
+        ("ids-trimmed", "property::edge-batches", "batch_ids_answered"),
     ];
     let shipped = batchconf::generate::negative_rules(&Contract::bundled().unwrap()).unwrap();
     for rule in shipped.iter().filter(|r| r.contains('@')) {

@@ -107,8 +107,8 @@ fn probes(server: &RefServer) -> Vec<(&'static str, Request)> {
 }
 
 /// Ids of the alphabets a server may mangle (with one of 5000 bytes besides): percent-escapes and
-/// `+`, an emoji, a control character, a combining mark, right-to-left letters.
-const ODD_IDS: [&str; 5] = ["p%41+q", "e\u{1F600}", "c\u{1}d", "xe\u{301}", "\u{5E9}\u{5DC}\u{5D5}\u{5DD}"];
+/// `+`, an emoji, a control character, a combining mark, right-to-left letters, trailing whitespace.
+const ODD_IDS: [&str; 6] = ["p%41+q", "e\u{1F600}", "c\u{1}d", "xe\u{301}", "\u{5E9}\u{5DC}\u{5D5}\u{5DD}", "t \t"];
 
 /// Every id a 200 answer names, in order.
 fn answered(r: &Run, probe: &str) -> Vec<String> {
@@ -289,6 +289,8 @@ fn expected_fault(name: &str) -> (Vec<&'static str>, fn(&Run) -> bool) {
         "ids-truncated" => (vec!["odd-ids"], |r| answered(r, "odd-ids").iter().any(|i| i.len() == 4096)),
         "ids-control-stripped" => (vec!["odd-ids"], |r| answered(r, "odd-ids").contains(&"cd".to_string())),
         "ids-combining-stripped" => (vec!["odd-ids"], |r| answered(r, "odd-ids").contains(&"xe".to_string())),
+        "ids-plus-as-space" => (vec!["odd-ids"], |r| answered(r, "odd-ids").contains(&"p%41 q".to_string())),
+        "ids-trimmed" => (vec!["odd-ids"], |r| answered(r, "odd-ids").contains(&"t".to_string())),
         "ids-bidi-reversed" => {
             (vec!["odd-ids"], |r| answered(r, "odd-ids").contains(&"\u{5DD}\u{5D5}\u{5DC}\u{5E9}".to_string()))
         }

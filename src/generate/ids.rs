@@ -48,8 +48,10 @@ fn unicode() -> BoxedStrategy<String> {
 /// The alphabets an id may come from where the schema allows any string, each a way a server
 /// (or a proxy in front of it) may mangle an id: URL-reserved characters and percent-escapes,
 /// characters outside the Basic Multilingual Plane, combining marks, right-to-left text, control
-/// characters, and ids of 1 KiB and 64 KiB. Each id must come back exactly as sent.
-pub const ALPHABETS: &[&str] = &["reserved", "astral", "combining", "rtl", "control", "long-1k", "long-64k"];
+/// characters, trailing whitespace, and ids of 1 KiB and 64 KiB. Each id must come back exactly as
+/// sent.
+pub const ALPHABETS: &[&str] =
+    &["reserved", "astral", "combining", "rtl", "control", "trailing-space", "long-1k", "long-64k"];
 
 /// One id of an alphabet: the prefix, some noise, then the alphabet's characters (or, for the
 /// long ones, noise up to that many bytes).
@@ -60,6 +62,7 @@ pub fn alphabet_id(kind: &str, noise: &str) -> String {
         "combining" => "e\u{301}a\u{308}n\u{303}".to_string(),
         "rtl" => "\u{5E9}\u{5DC}\u{5D5}\u{5DD} \u{627}\u{644}".to_string(),
         "control" => "\u{1}\u{1F}\t\n\u{7F}".to_string(),
+        "trailing-space" => " \t ".to_string(),
         "long-1k" | "long-64k" => {
             let n: usize = if kind == "long-1k" { 1024 } else { 65536 };
             let head = format!("{ID_PREFIX}{noise}");

@@ -136,6 +136,10 @@ faults! {
         "combining marks (U+0300 to U+036F) are removed from ids";
     IdsBidiReversed = "ids-bidi-reversed", "batch_ids_answered",
         "a run of right-to-left letters in an id is answered in display order (reversed)";
+    IdsPlusAsSpace = "ids-plus-as-space", "batch_ids_answered",
+        "a `+` in an id is read as a space (form decoding)";
+    IdsTrimmed = "ids-trimmed", "batch_ids_answered",
+        "ids are trimmed of leading and trailing whitespace";
 }
 
 variants! {

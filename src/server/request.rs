@@ -162,6 +162,8 @@ fn mangle_id(id: &str, behaviour: &Behaviour) -> String {
             out.extend(run.drain(..).rev());
             out
         }
+        Some(Fault::IdsPlusAsSpace) => id.replace('+', " "),
+        Some(Fault::IdsTrimmed) => id.trim().to_string(),
         _ => id.to_string(),
     }
 }
