@@ -166,6 +166,9 @@ pub struct IdsSpec {
     pub unicode_weight: u32,
     #[serde(default)]
     pub whitespace_weight: u32,
+    /// Ids from every alphabet a JSON string carries (see `generate::ids::ALPHABETS`).
+    #[serde(default)]
+    pub alphabet_weight: u32,
     /// Percent chance that the batch repeats some of its ids.
     #[serde(default)]
     pub repeat_percent: u32,
@@ -185,18 +188,6 @@ pub struct Negative {
     /// The rules to break, one per request; empty means every rule the generator knows.
     pub rules: Vec<String>,
 }
-
-/// Every negative rule the generator knows (see `generate::negative`).
-pub const NEGATIVE_RULES: &[&str] = &[
-    "missing-required",
-    "wrong-type",
-    "outside-enum",
-    "wrong-item-type",
-    "not-an-object",
-    "malformed-json",
-    "wrong-content-type",
-    "forbidden-header-chars",
-];
 
 #[derive(Debug, Clone)]
 pub struct Auth {
@@ -380,9 +371,15 @@ fn parse(file: &Path, name: &str, text: &str, contract: &crate::contract::Contra
                 Some(Value::Bool(b)) => b,
                 Some(_) => return Err(err(file, "/extra_field", "true or false")),
             };
-            CaseBody::Property(Property { overrides, extra_field, expect: parse_expect(Expectation::Conformant)? })
+            let property = Property { overrides, extra_field, expect: parse_expect(Expectation::Conformant)? };
+            check_overrides(file, contract, &property)?;
+            CaseBody::Property(property)
         }
-        "negative" => CaseBody::Negative(Negative { rules: names_from(file, &doc, "rules", NEGATIVE_RULES)? }),
+        "negative" => {
+            let derived = crate::generate::negative_rules(contract)?;
+            let known: Vec<&str> = derived.iter().map(String::as_str).collect();
+            CaseBody::Negative(Negative { rules: names_from(file, &doc, "rules", &known)? })
+        }
         "auth" => CaseBody::Auth(Auth { variants: names_from(file, &doc, "variants", AUTH_VARIANTS)? }),
         "sequence" => {
             let Some(Value::Array(steps)) = field("steps") else {
@@ -417,14 +414,28 @@ const KIND_KEYS: &[(&str, &[&str])] = &[
     ("sequence", &["steps"]),
 ];
 
+/// What stands for an id in a request checked before the run.
+const PLACEHOLDER: &str = "bcf-placeholder-";
+
 /// A request the case expects to be accepted must be one the request schema allows: otherwise the
 /// case, not the target, is wrong, and a run would blame the target for it.
 fn check_requests(case: &Case, contract: &crate::contract::Contract) -> Result<(), SetupError> {
-    let placeholder = |v: &Value| {
-        fill_strings(v, &|s| if s == FIXTURE || s == UNKNOWN { Some("bcf-placeholder".to_string()) } else { None })
+    // Placeholders stand for ids the run makes up or is given; the schema may ask ids for a form
+    // they do not have (a uuid, say): `request_schema` judges the real ones at run time. Here
+    // only the rest of the request is in question.
+    let ids_at = format!("{}/", contract.batch().request_ids);
+    let counter = std::cell::Cell::new(0);
+    let placeholder = |s: &str| {
+        counter.set(counter.get() + 1);
+        (s == FIXTURE || s == UNKNOWN).then(|| format!("{PLACEHOLDER}{}", counter.get()))
     };
     let forbidden = |at: &str, body: &Value, what: &str| -> Result<(), SetupError> {
-        match contract.request_body.errors(body).first() {
+        let errors = contract.request_body.errors(body);
+        let placeholder_at = |path: &str| {
+            path.starts_with(&ids_at)
+                && body.pointer(path).and_then(Value::as_str).is_some_and(|v| v.starts_with(PLACEHOLDER))
+        };
+        match errors.iter().find(|e| !placeholder_at(&e.instance_path)) {
             None => Ok(()),
             Some(e) => Err(err(
                 &case.file,
@@ -434,13 +445,26 @@ fn check_requests(case: &Case, contract: &crate::contract::Contract) -> Result<(
         }
     };
     match &case.body {
-        CaseBody::Example(e) if e.expect == Expectation::Accepted => {
-            forbidden("/request", &placeholder(&e.request), "the case expects this request to be accepted")
-        }
+        CaseBody::Example(e) if e.expect == Expectation::Accepted => forbidden(
+            "/request",
+            &fill_strings(&e.request, &placeholder),
+            "the case expects this request to be accepted",
+        ),
         CaseBody::Sequence(s) => {
             for (i, step) in s.steps.iter().enumerate() {
                 if let Step::Act { action, ids, .. } = step {
-                    let ids: Vec<&str> = ids.iter().map(|_| "bcf-placeholder").collect();
+                    // The same fixture twice is the same id; each `$unknown` is a fresh one.
+                    let ids: Vec<String> =
+                        ids.iter()
+                            .enumerate()
+                            .map(|(j, id)| {
+                                if id == UNKNOWN {
+                                    format!("{PLACEHOLDER}u{j}")
+                                } else {
+                                    format!("{PLACEHOLDER}{id}")
+                                }
+                            })
+                            .collect();
                     let body = serde_json::json!({"action": action, "asset_ids": ids});
                     let at = format!("/steps/{i}");
                     forbidden(&at, &body, "a sequence step is an ordinary request the target must accept").map_err(
@@ -471,6 +495,24 @@ fn fill_strings(v: &Value, f: &dyn Fn(&str) -> Option<String>) -> Value {
     }
 }
 
+/// Overrides narrow the schema and never escape it: a property's generator is built and sampled
+/// here, so an override that cannot make a value the schema allows (in a case that does not
+/// expect a rejection) is an error naming the case file and the override.
+fn check_overrides(file: &Path, contract: &crate::contract::Contract, property: &Property) -> Result<(), SetupError> {
+    match crate::generate::body_strategy(contract, property, &[]) {
+        Ok(_) => Ok(()),
+        Err(SetupError::Argument(reason)) => {
+            if reason.starts_with("`extra_field`") {
+                return Err(err(file, "/extra_field", reason));
+            }
+            let pointer = property.overrides.keys().find(|p| reason.contains(&format!("`{p}`"))).cloned();
+            let at = pointer.map(|p| format!("/overrides/{}", p.replace('~', "~0").replace('/', "~1")));
+            Err(err(file, at.as_deref().unwrap_or("/overrides"), reason))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// `/asset_ids` in the body is `/properties/asset_ids` in the schema.
 fn schema_pointer(body_pointer: &str) -> String {
     body_pointer.split('/').skip(1).map(|seg| format!("/properties/{seg}")).collect()
@@ -491,8 +533,12 @@ fn parse_override(file: &Path, at: &str, spec: Value) -> Result<Override, SetupE
         "ids" => {
             let ids: IdsSpec = crate::error::from_json(value.clone())
                 .map_err(|(inner, why)| err(file, &format!("{at}/ids{}", inner.trim_end_matches('/')), why))?;
-            let total =
-                ids.fixture_weight + ids.unknown_weight + ids.long_weight + ids.unicode_weight + ids.whitespace_weight;
+            let total = ids.fixture_weight
+                + ids.unknown_weight
+                + ids.long_weight
+                + ids.unicode_weight
+                + ids.whitespace_weight
+                + ids.alphabet_weight;
             if ids.min > ids.max || total == 0 || ids.repeat_percent > 100 {
                 return Err(err(
                     file,
@@ -625,6 +671,21 @@ mod tests {
         load(r#"{"kind": "example", "request": {"action": "DELETE", "asset_ids": [1]}, "expect": "rejected"}"#)
             .unwrap();
         load(r#"{"kind": "example", "request": {"action": "DELETE", "asset_ids": ["$fixture", "$unknown"]}}"#).unwrap();
+    }
+
+    #[test]
+    fn negative_rules_are_the_derived_ones() {
+        let c = load(r#"{"kind": "negative", "rules": ["enum@action", "malformed-json"]}"#).unwrap();
+        let CaseBody::Negative(n) = &c.body else { panic!() };
+        assert_eq!(n.rules, ["enum@action", "malformed-json"]);
+        let c = load(r#"{"kind": "negative"}"#).unwrap();
+        let CaseBody::Negative(n) = &c.body else { panic!() };
+        assert!(
+            n.rules.iter().any(|r| r == "required@asset_ids") && n.rules.iter().any(|r| r == "type@asset_ids.item")
+        );
+        // The hand-written names are gone; the error lists what the schema yields.
+        let e = load(r#"{"kind": "negative", "rules": ["wrong-type"]}"#).unwrap_err().to_string();
+        assert!(e.contains("`/rules/0`") && e.contains("type@action"), "{e}");
     }
 
     #[test]

@@ -220,8 +220,11 @@ impl Contract {
             docs.insert(name.clone(), json);
         }
 
-        // `at` is the JSON pointer of the manifest field that names the schema.
-        let compile = |file: &str, at: &str| -> Result<Schema, SetupError> {
+        // `at` is the JSON pointer of the manifest field that names the schema. `format` is
+        // checked in requests (batchconf makes them, and its negative rules break formats), not in
+        // answers: a service's own date layout is not the contract's business unless its schema
+        // says so with a `pattern`.
+        let compile = |file: &str, at: &str, formats: bool| -> Result<Schema, SetupError> {
             let json = docs.get(file).cloned().ok_or_else(|| SetupError::Contract {
                 file: manifest_path.clone(),
                 reason: format!(
@@ -231,21 +234,22 @@ impl Contract {
             let validator = jsonschema::options()
                 .with_draft(jsonschema::Draft::Draft202012)
                 .with_resources(resources.iter().cloned())
+                .should_validate_formats(formats)
                 .build(&json)
                 .map_err(|e| SetupError::Contract { file: label(file), reason: format!("does not compile: {e}") })?;
             Ok(Schema { file: file.to_string(), json, validator })
         };
 
         let op = &manifest.operation;
-        let request_body = compile(&op.request.body, "/operation/request/body")?;
-        let request_headers = compile(&op.request.headers, "/operation/request/headers")?;
+        let request_body = compile(&op.request.body, "/operation/request/body", true)?;
+        let request_headers = compile(&op.request.headers, "/operation/request/headers", true)?;
         let mut responses = BTreeMap::new();
         for (status, spec) in &op.responses {
             let at = format!("/operation/responses/{}", pointer_token(status));
             let code: u16 = status.parse().ok().filter(|c| (100..=599).contains(c)).ok_or_else(|| {
                 SetupError::Contract { file: manifest_path.clone(), reason: format!("at `{at}`: not a status code") }
             })?;
-            responses.insert(code, (compile(&spec.body, &format!("{at}/body"))?, spec.required_headers.clone()));
+            responses.insert(code, (compile(&spec.body, &format!("{at}/body"), false)?, spec.required_headers.clone()));
         }
         Ok(Contract {
             origin,

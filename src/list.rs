@@ -1,5 +1,6 @@
 //! `batchconf list`: what the harness knows — its checks, the reference server's faults and
-//! variants, and the cases — for people choosing what to run, filter or plant.
+//! variants, the negative rules the schema yields, and the cases — for people choosing what to
+//! run, filter or plant.
 
 use std::path::Path;
 
@@ -8,7 +9,7 @@ use crate::error::{Error, Verdict};
 use crate::server::{FAULTS, VARIANTS};
 
 /// Prints what the harness knows; the cases come from `cases` (the shipped ones by default).
-pub fn list(cases: Option<&Path>) -> Result<Verdict, Error> {
+pub fn list(cases: Option<&Path>, schemas: Option<&Path>) -> Result<Verdict, Error> {
     println!("checks:");
     for check in CHECKS {
         println!("  {:<28} {}", check.name, check.description);
@@ -21,8 +22,17 @@ pub fn list(cases: Option<&Path>) -> Result<Verdict, Error> {
     for v in VARIANTS {
         println!("  {:<28} {}", v.name, v.description);
     }
+    let contract = match schemas {
+        Some(d) => crate::contract::Contract::load(d)?,
+        None => crate::contract::Contract::bundled()?,
+    };
+    let rules = crate::generate::negative_rules(&contract)?;
+    println!("\nnegative rules (derived from the schema: `<keyword>@<place>`; a negative case's `rules` picks some)");
+    for rule in rules {
+        println!("  {rule}");
+    }
     let origin = crate::builtin::Origin::of(cases);
-    let cases = crate::contract::Contract::bundled().and_then(|c| crate::cases::load(cases, &c))?;
+    let cases = crate::cases::load(cases, &contract)?;
     println!("\ncases ({origin}): run them with `batchconf run [FILTER]`");
     for case in cases {
         let name = format!("{}::{}", case.kind(), case.name);

@@ -44,6 +44,6 @@ mod tests {
         assert_eq!(op.path, BATCH_PATH);
         assert_eq!(c.lookup.as_ref().unwrap().path, LOOKUP_PATH);
         assert_eq!(op.responses["200"].required_headers, [REQUEST_ID_HEADER]);
-        assert!(c.request_headers.json["properties"].get(APP_USER_HEADER).is_some());
+        assert!(c.request_headers.json["properties"].get(APP_USER_HEADER.to_ascii_lowercase()).is_some());
     }
 }

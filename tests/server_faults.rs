@@ -93,7 +93,31 @@ fn probes(server: &RefServer) -> Vec<(&'static str, Request)> {
         ("no-route", no_route),
         ("wrong-method", wrong_method),
         ("lookup-missing", lookup_request(server, "nope")),
+        ("lower-action", raw(r#"{"action":"share","asset_ids":["a4"]}"#)),
+        ("padded-action", raw(r#"{"action":" SHARE ","asset_ids":["a4"]}"#)),
+        ("null-asset-ids", raw(r#"{"action":"SHARE","asset_ids":null}"#)),
+        ("string-asset-ids", raw(r#"{"action":"SHARE","asset_ids":"a4"}"#)),
+        (
+            "odd-ids",
+            batch(
+                json!({"action": "SHARE", "asset_ids": ODD_IDS.iter().map(|i| i.to_string()).chain(["L".repeat(5000)]).collect::<Vec<_>>()}),
+            ),
+        ),
     ]
+}
+
+/// Ids of the alphabets a server may mangle (with one of 5000 bytes besides): percent-escapes and
+/// `+`, an emoji, a control character, a combining mark, right-to-left letters, trailing whitespace.
+const ODD_IDS: [&str; 6] = ["p%41+q", "e\u{1F600}", "c\u{1}d", "xe\u{301}", "\u{5E9}\u{5DC}\u{5D5}\u{5DD}", "t \t"];
+
+/// Every id a 200 answer names, in order.
+fn answered(r: &Run, probe: &str) -> Vec<String> {
+    let results = r.seen[probe].body["results"].as_array().cloned().unwrap_or_default();
+    results
+        .iter()
+        .flat_map(|g| g["asset_ids"].as_array().cloned().unwrap_or_default())
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect()
 }
 
 const NOT_COMPARED: [&str; 4] = ["date", "content-length", "connection", "transfer-encoding"];
@@ -161,6 +185,7 @@ const BATCH_200: &[&str] = &[
     "fifty",
     "hundred",
     "signed",
+    "odd-ids",
 ];
 const ALL_400: &[&str] = &[
     "not-json",
@@ -176,6 +201,10 @@ const ALL_400: &[&str] = &[
     "wrong-token",
     "bad-signature",
     "stale-date",
+    "lower-action",
+    "padded-action",
+    "null-asset-ids",
+    "string-asset-ids",
 ];
 
 /// The probes a fault may change, and a look at one of them that shows the named change.
@@ -198,13 +227,13 @@ fn expected_fault(name: &str) -> (Vec<&'static str>, fn(&Run) -> bool) {
             (probes, |r| !r.seen["mixed"].has_request_id && r.seen["not-json"].has_request_id)
         }
         "repeated-request-id" => (vec!["request-ids-unique"], |r| !r.request_ids_unique),
-        "bad-ret-status" => (without(&["restore-forced", "two-missing", "empty"]), |r| {
+        "bad-ret-status" => (without(&["restore-forced", "two-missing", "empty", "odd-ids"]), |r| {
             r.seen["mixed"].body["results"][0]["ret_status"] == "SUCESS"
         }),
         "error-body-without-code" => (ALL_400.to_vec(), |r| {
             r.seen["not-json"].body.get("error_code").is_none() && r.seen["not-json"].body["error_msg"].is_string()
         }),
-        "drop-last-id" => (vec!["mixed", "repeated", "two-missing", "fifty", "hundred"], |r| {
+        "drop-last-id" => (vec!["mixed", "repeated", "two-missing", "fifty", "hundred", "odd-ids"], |r| {
             r.seen["mixed"].body["results"] == json!([{"ret_status": "SUCCESS", "asset_ids": ["a1"]}])
         }),
         "id-in-two-groups" => (vec!["mixed", "repeated", "fifty", "hundred"], |r| {
@@ -214,11 +243,13 @@ fn expected_fault(name: &str) -> (Vec<&'static str>, fn(&Run) -> bool) {
             (without(&["empty"]), |r| r.seen["mixed"].body["results"][0]["asset_ids"] == json!(["a1", "bcf-ghost"]))
         }
         "failed-without-error-info" => {
-            (vec!["mixed", "restore-forced", "repeated", "two-missing", "fifty", "hundred"], |r| {
+            (vec!["mixed", "restore-forced", "repeated", "two-missing", "fifty", "hundred", "odd-ids"], |r| {
                 r.seen["mixed"].body["results"][1].get("error_info").is_none()
             })
         }
-        "accept-unknown-action" => (vec!["unknown-action"], |r| status(r, "unknown-action") == Some(200)),
+        "accept-unknown-action" => {
+            (vec!["unknown-action", "lower-action", "padded-action"], |r| status(r, "unknown-action") == Some(200))
+        }
         "accept-missing-action" => (vec!["missing-action"], |r| status(r, "missing-action") == Some(200)),
         "accept-missing-asset-ids" => {
             (vec!["missing-asset-ids"], |r| r.seen["missing-asset-ids"].body == json!({"results": []}))
@@ -249,6 +280,20 @@ fn expected_fault(name: &str) -> (Vec<&'static str>, fn(&Run) -> bool) {
             (vec!["restore-forced", "lookup-a3"], |r| r.seen["lookup-a3"].body["asset_state"] == "ACTIVED")
         }
         "unactive-does-nothing" => (vec!["lookup-a2"], |r| r.seen["lookup-a2"].body["asset_state"] == "ACTIVED"),
+        "action-any-case" => (vec!["lower-action"], |r| status(r, "lower-action") == Some(200)),
+        "action-trimmed" => (vec!["padded-action"], |r| status(r, "padded-action") == Some(200)),
+        "null-asset-ids-empty" => (vec!["null-asset-ids"], |r| r.seen["null-asset-ids"].body == json!({"results": []})),
+        "string-asset-ids-as-one" => (vec!["string-asset-ids"], |r| status(r, "string-asset-ids") == Some(200)),
+        "ids-percent-decoded" => (vec!["odd-ids"], |r| answered(r, "odd-ids").contains(&"pA+q".to_string())),
+        "ids-astral-replaced" => (vec!["odd-ids"], |r| answered(r, "odd-ids").contains(&"e\u{FFFD}".to_string())),
+        "ids-truncated" => (vec!["odd-ids"], |r| answered(r, "odd-ids").iter().any(|i| i.len() == 4096)),
+        "ids-control-stripped" => (vec!["odd-ids"], |r| answered(r, "odd-ids").contains(&"cd".to_string())),
+        "ids-combining-stripped" => (vec!["odd-ids"], |r| answered(r, "odd-ids").contains(&"xe".to_string())),
+        "ids-plus-as-space" => (vec!["odd-ids"], |r| answered(r, "odd-ids").contains(&"p%41 q".to_string())),
+        "ids-trimmed" => (vec!["odd-ids"], |r| answered(r, "odd-ids").contains(&"t".to_string())),
+        "ids-bidi-reversed" => {
+            (vec!["odd-ids"], |r| answered(r, "odd-ids").contains(&"\u{5DD}\u{5D5}\u{5DC}\u{5E9}".to_string()))
+        }
         other => panic!("fault `{other}` has no expectation in this test: add one"),
     }
 }
@@ -258,10 +303,10 @@ fn expected_variant(name: &str) -> (Vec<&'static str>, fn(&Run) -> bool) {
         "reject-empty-batch" => (vec!["empty"], |r| status(r, "empty") == Some(400)),
         "max-batch-50" => (vec!["hundred"], |r| status(r, "hundred") == Some(400) && status(r, "fifty") == Some(200)),
         "reject-unknown-fields" => (vec!["unknown-field"], |r| status(r, "unknown-field") == Some(400)),
-        "group-per-failed-id" => (vec!["two-missing", "fifty", "hundred"], |r| {
+        "group-per-failed-id" => (vec!["two-missing", "fifty", "hundred", "odd-ids"], |r| {
             r.seen["two-missing"].body["results"].as_array().map(Vec::len) == Some(2)
         }),
-        "empty-groups" => (vec!["restore-forced", "two-missing", "empty"], |r| {
+        "empty-groups" => (vec!["restore-forced", "two-missing", "empty", "odd-ids"], |r| {
             r.seen["empty"].body == json!({"results": [{"ret_status": "SUCCESS", "asset_ids": []}]})
         }),
         "charset-content-type" => {
@@ -316,6 +361,11 @@ fn probe_names() -> Vec<&'static str> {
         "no-route",
         "wrong-method",
         "lookup-missing",
+        "lower-action",
+        "padded-action",
+        "null-asset-ids",
+        "string-asset-ids",
+        "odd-ids",
     ];
     NAMES.to_vec()
 }

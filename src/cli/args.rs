@@ -185,6 +185,9 @@ pub struct ListArgs {
     /// Directory of case files.
     #[arg(long, value_name = "DIR")]
     pub cases: Option<PathBuf>,
+    /// Directory of the contract (manifest and schemas) whose negative rules to list.
+    #[arg(long, value_name = "DIR")]
+    pub schemas: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -35,7 +35,7 @@ pub fn main() -> i32 {
             schemas: args.schemas,
             timeout: std::time::Duration::from_millis(args.timeout_ms),
         }),
-        Command::List(args) => batchconf::list::list(args.cases.as_deref()),
+        Command::List(args) => batchconf::list::list(args.cases.as_deref(), args.schemas.as_deref()),
         Command::Init(args) => batchconf::init::command(&args.dir, args.force),
         Command::Openapi(args) => batchconf::openapi::command(args.schemas.as_deref()),
     };

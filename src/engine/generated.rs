@@ -8,49 +8,68 @@ use futures::stream::{self, StreamExt};
 use proptest::strategy::ValueTree;
 
 use super::trial::{Generator, Interrupted};
-use super::{Divergence, Engine, Unit};
+use super::{Divergence, Engine, Part, Unit};
 use crate::checks::{Violation, CONNECTION};
 use crate::exchange::Exchange;
-use crate::generate::{GenRequest, Source};
+use crate::generate::{self, GenRequest, Source};
 
 /// The first example that showed a kind of failure: what shrinking starts from.
 struct First {
     tree: Box<dyn ValueTree<Value = GenRequest>>,
     exchange: Exchange,
     violations: Vec<Violation>,
+    /// From the boundary pass: it cannot shrink, so a random example of the same failure that
+    /// comes later takes its place.
+    boundary: bool,
 }
 
 impl Engine {
-    /// Sends the trial's examples, `concurrency` at a time, in the order they were drawn, and
-    /// shrinks the first example of each distinct failure (same check, same place).
+    /// Sends the trial's boundary requests (each keyword's edge values, from the schema), then its
+    /// random examples, `concurrency` at a time, in the order they were drawn, and shrinks the
+    /// first example of each distinct failure (same check, same place).
     pub(super) async fn generated(&self, unit: &Unit, g: Generator) -> Result<Vec<Divergence>, Interrupted> {
+        let rule = match &unit.part {
+            Part::Rule(r) => Some(r.as_str()),
+            _ => None,
+        };
+        let boundaries = generate::boundary_trees(&self.contract, &unit.case, rule, &self.fixtures.pool)
+            .map_err(|e| Interrupted::Failed(format!("the boundary pass failed: {e}")))?;
+        let edges = boundaries.len();
+        let mut boundaries = boundaries.into_iter();
         let mut source = Source::new(self.seed, &unit.name);
         let expect = &g.expect;
         // Trees are drawn one after another as the stream is polled, so the same seed draws the
         // same requests whatever the timing; `buffered` hands results back in that order too.
-        let mut results = stream::iter(0..g.examples)
+        let mut results = stream::iter(0..edges + g.examples as usize)
             .map(|i| {
-                let tree = source.tree(&g.strategy);
+                let tree = match boundaries.next() {
+                    Some(edge) => Ok(edge),
+                    None => source.tree(&g.strategy),
+                };
                 async move {
                     let tree = tree.map_err(|e| Interrupted::Failed(format!("the generator failed: {e}")))?;
                     let label = format!("{}#{i}", unit.name);
                     let (exchange, violations) = self.send_and_judge(unit, &tree.current(), expect, &label).await?;
-                    Ok::<_, Interrupted>((tree, exchange, violations))
+                    Ok::<_, Interrupted>((i < edges, tree, exchange, violations))
                 }
             })
             .buffered(self.concurrency.max(1));
         let mut firsts: BTreeMap<(String, String), First> = BTreeMap::new();
         while let Some(result) = results.next().await {
-            let (tree, exchange, violations) = result?;
-            let new: Vec<(String, String)> =
-                violations.iter().map(Violation::key).filter(|k| !firsts.contains_key(k)).collect();
+            let (boundary, tree, exchange, violations) = result?;
+            let new: Vec<(String, String)> = violations
+                .iter()
+                .map(Violation::key)
+                .filter(|k| firsts.get(k).is_none_or(|f| f.boundary && !boundary))
+                .collect();
             let Some((last, rest)) = new.split_last() else { continue };
             // One example may be the first of several kinds; each kind keeps its own copy.
             for key in rest {
                 let tree = source_copy(&tree);
-                firsts.insert(key.clone(), First { tree, exchange: exchange.clone(), violations: violations.clone() });
+                let first = First { tree, exchange: exchange.clone(), violations: violations.clone(), boundary };
+                firsts.insert(key.clone(), first);
             }
-            firsts.insert(last.clone(), First { tree, exchange, violations });
+            firsts.insert(last.clone(), First { tree, exchange, violations, boundary });
         }
         drop(results);
         let mut out: Vec<Divergence> = Vec::new();

@@ -154,6 +154,16 @@ impl Suite {
         }
     }
 
+    /// Runs every trial of the plan and hands back the divergences, in plan order: for callers
+    /// (and tests) that want the findings themselves rather than a report.
+    pub fn run_all(&self) -> Result<Vec<super::Divergence>, Error> {
+        let collector = crate::report::trials::Collector::default();
+        self.hub.add(Box::new(collector.clone()));
+        let all: Vec<&Unit> = self.units.iter().collect();
+        self.run(&all)?;
+        Ok(collector.divergences())
+    }
+
     /// Runs one trial to its end (the `cargo test` gate's trials).
     pub fn run_unit(&self, unit: &Unit) -> Result<TrialEnd, Error> {
         let engine = self.engine()?;

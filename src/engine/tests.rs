@@ -92,7 +92,7 @@ fn a_sequence_stops_at_the_step_that_diverges_and_lists_the_steps_before() {
 fn credentials_the_target_refuses_stop_the_run_instead_of_passing_it() {
     let b = bench(None, "bcf-not-the-token");
     // A negative trial alone would pass: every invalid request is refused anyway.
-    let end = b.run("negative::invalid-requests::outside-enum");
+    let end = b.run("negative::invalid-requests::enum@action");
     assert!(matches!(end, TrialEnd::Passed | TrialEnd::Stopped), "{end:?}");
     let end = b.run("property::ordinary-batches");
     assert!(matches!(end, TrialEnd::Stopped), "{end:?}");

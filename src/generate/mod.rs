@@ -12,9 +12,9 @@ use proptest::strategy::{BoxedStrategy, Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::Value;
 
-pub use ids::{ids_strategy, is_generated_id, ID_PREFIX};
-pub use negative::{auth_strategy, negative_strategy};
-pub use schema::body_strategy;
+pub use ids::{alphabet_id, ids_strategy, is_generated_id, ALPHABETS, ID_PREFIX};
+pub use negative::{auth_strategy, negative_edges, negative_rules, negative_strategy};
+pub use schema::{body_edges, body_strategy, SUPPORTED};
 
 /// What the runner will send, before the transport adds the URL, credentials and case header.
 #[derive(Debug, Clone, PartialEq)]
@@ -135,9 +135,43 @@ impl Source {
     }
 }
 
+/// The boundary pass of a trial, as value trees that do not shrink: for a property, the edge
+/// values of every keyword combined place by place; for a negative rule, its candidates on one
+/// fixed request. The engine sends these before the random examples.
+pub fn boundary_trees(
+    contract: &crate::contract::Contract,
+    case: &crate::cases::Case,
+    rule: Option<&str>,
+    fixtures: &[String],
+) -> Result<Vec<Box<dyn ValueTree<Value = GenRequest>>>, crate::error::SetupError> {
+    let requests: Vec<GenRequest> = match (&case.body, rule) {
+        (crate::cases::CaseBody::Property(p), _) => {
+            body_edges(contract, p, fixtures)?.into_iter().map(GenRequest::json).collect()
+        }
+        (crate::cases::CaseBody::Negative(_), Some(rule)) => negative_edges(contract, rule)?,
+        _ => vec![],
+    };
+    let mut runner = TestRunner::deterministic();
+    Ok(requests
+        .into_iter()
+        .filter_map(|r| proptest::strategy::Just(r).new_tree(&mut runner).ok())
+        .map(|t| Box::new(t) as Box<dyn ValueTree<Value = GenRequest>>)
+        .collect())
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A copy of the bundled contract in a temporary directory, and the path of its request schema.
+    pub(crate) fn schema_copy() -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in crate::builtin::SCHEMAS {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let path = dir.path().join("request.schema.json");
+        (dir, path)
+    }
 
     #[test]
     fn same_seed_same_values() {

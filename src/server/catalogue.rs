@@ -118,6 +118,30 @@ faults! {
         "DELETE_FORCE behaves like DELETE (RESTORE brings the asset back)";
     UnactiveDoesNothing = "unactive-does-nothing", "lifecycle",
         "UNACTIVE answers SUCCESS but the state does not change";
+    ActionAnyCase = "action-any-case", "rejects_invalid_request",
+        "`action` is read in any letter case (`delete` is DELETE)";
+    ActionTrimmed = "action-trimmed", "rejects_invalid_request",
+        "`action` is trimmed of whitespace before it is read";
+    NullAssetIdsEmpty = "null-asset-ids-empty", "rejects_invalid_request",
+        "`asset_ids: null` is read as an empty batch";
+    StringAssetIdsAsOne = "string-asset-ids-as-one", "rejects_invalid_request",
+        "an `asset_ids` that is a string is read as a batch of that one id";
+    IdsPercentDecoded = "ids-percent-decoded", "batch_ids_answered",
+        "ids are percent-decoded (`%41` is `A`) before they are acted on and answered";
+    IdsAstralReplaced = "ids-astral-replaced", "batch_ids_answered",
+        "characters outside the Basic Multilingual Plane in ids are answered as U+FFFD";
+    IdsTruncated = "ids-truncated", "batch_ids_answered",
+        "ids longer than 4096 bytes are cut to 4096";
+    IdsControlStripped = "ids-control-stripped", "batch_ids_answered",
+        "control characters are removed from ids";
+    IdsCombiningStripped = "ids-combining-stripped", "batch_ids_answered",
+        "combining marks (U+0300 to U+036F) are removed from ids";
+    IdsBidiReversed = "ids-bidi-reversed", "batch_ids_answered",
+        "a run of right-to-left letters in an id is answered in display order (reversed)";
+    IdsPlusAsSpace = "ids-plus-as-space", "batch_ids_answered",
+        "a `+` in an id is read as a space (form decoding)";
+    IdsTrimmed = "ids-trimmed", "batch_ids_answered",
+        "ids are trimmed of leading and trailing whitespace";
 }
 
 variants! {

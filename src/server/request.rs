@@ -72,7 +72,7 @@ pub(crate) fn read_batch(req: &Incoming, behaviour: &Behaviour) -> Result<Batch,
     let action = match fields.get("action") {
         None if behaviour.broken(Fault::AcceptMissingAction) => Action::Share,
         None => return invalid("`action` is missing".into()),
-        Some(v) => match v.as_str().and_then(Action::parse) {
+        Some(v) => match v.as_str().map(|a| normalise_action(a, behaviour)).as_deref().and_then(Action::parse) {
             Some(a) => a,
             None if behaviour.broken(Fault::AcceptUnknownAction) => Action::Share,
             None => {
@@ -87,6 +87,8 @@ pub(crate) fn read_batch(req: &Incoming, behaviour: &Behaviour) -> Result<Batch,
     let ids = match fields.get("asset_ids") {
         None if behaviour.broken(Fault::AcceptMissingAssetIds) => vec![],
         None => return invalid("`asset_ids` is missing".into()),
+        Some(Value::Null) if behaviour.broken(Fault::NullAssetIdsEmpty) => vec![],
+        Some(Value::String(id)) if behaviour.broken(Fault::StringAssetIdsAsOne) => vec![id.clone()],
         Some(Value::Array(items)) => read_ids(items, behaviour)?,
         Some(other) => return invalid(format!("`asset_ids` must be an array of strings; got {}", kind(other))),
     };
@@ -112,11 +114,58 @@ fn read_ids(items: &[Value], behaviour: &Behaviour) -> Result<Vec<String>, Refus
         .iter()
         .enumerate()
         .map(|(i, item)| match item {
-            Value::String(s) => Ok(s.clone()),
+            Value::String(s) => Ok(mangle_id(s, behaviour)),
             other if behaviour.broken(Fault::AcceptNonStringIds) => Ok(other.to_string()),
             other => Err(Refused::Invalid(format!("`asset_ids[{i}]` must be a string; got {}", kind(other)))),
         })
         .collect()
+}
+
+/// The near-miss faults: an action read the way a lenient server reads it.
+fn normalise_action(action: &str, behaviour: &Behaviour) -> String {
+    match behaviour.fault {
+        Some(Fault::ActionAnyCase) => action.to_uppercase(),
+        Some(Fault::ActionTrimmed) => action.trim().to_string(),
+        _ => action.to_string(),
+    }
+}
+
+/// The id faults: each mangles one kind of id the way a real stack might (a URL decoder, a
+/// UTF-16 or UCS-2 column, a length limit, a sanitiser, a normaliser, a display-order copy).
+fn mangle_id(id: &str, behaviour: &Behaviour) -> String {
+    match behaviour.fault {
+        Some(Fault::IdsPercentDecoded) => percent_encoding::percent_decode_str(id).decode_utf8_lossy().into_owned(),
+        Some(Fault::IdsAstralReplaced) => {
+            id.chars().map(|c| if (c as u32) > 0xFFFF { '\u{FFFD}' } else { c }).collect()
+        }
+        Some(Fault::IdsTruncated) if id.len() > 4096 => {
+            let mut end = 4096;
+            while !id.is_char_boundary(end) {
+                end -= 1;
+            }
+            id[..end].to_string()
+        }
+        Some(Fault::IdsControlStripped) => id.chars().filter(|c| !c.is_control()).collect(),
+        Some(Fault::IdsCombiningStripped) => id.chars().filter(|c| !('\u{300}'..='\u{36F}').contains(c)).collect(),
+        Some(Fault::IdsBidiReversed) => {
+            let rtl = |c: &char| ('\u{590}'..='\u{8FF}').contains(c);
+            let mut out = String::new();
+            let mut run: Vec<char> = Vec::new();
+            for c in id.chars() {
+                if rtl(&c) {
+                    run.push(c);
+                } else {
+                    out.extend(run.drain(..).rev());
+                    out.push(c);
+                }
+            }
+            out.extend(run.drain(..).rev());
+            out
+        }
+        Some(Fault::IdsPlusAsSpace) => id.replace('+', " "),
+        Some(Fault::IdsTrimmed) => id.trim().to_string(),
+        _ => id.to_string(),
+    }
 }
 
 /// `application/json`, any parameters, any case.
