@@ -117,7 +117,8 @@ fn the_users_mistakes_are_exit_2_before_anything_is_sent() {
 /// The output of a run with everything that depends on the clock or the port masked.
 fn masked(o: &Output) -> String {
     let time =
-        regex::Regex::new(r"(?m)(finished in [0-9.]+s|X-Sdk-Date: \S+|date: .*$|127\.0\.0\.1:\d+|\d+ ms\))").unwrap();
+        regex::Regex::new(r"(?m)(finished in [0-9.]+s|X-Sdk-Date: \S+|date: .*$|127\.0\.0\.1:\d+|\d+ ms\)|^time: .*$)")
+            .unwrap();
     time.replace_all(&text(o), "<masked>").into_owned()
 }
 

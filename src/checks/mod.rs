@@ -137,13 +137,18 @@ pub enum Subject {
     Lookup,
 }
 
+/// How many request ids one generation of [`RunState`]'s memory holds.
+pub const REQUEST_ID_GENERATION: usize = 250_000;
+
 /// What a run remembers across exchanges.
 #[derive(Debug, Default)]
 pub struct RunState {
-    /// A hash of each `X-Request-Id` seen to the label of the first exchange that carried it. A
-    /// soak run sees millions: 64 bits of hash keep this small (a false "repeated" would need
-    /// a collision, about one in 2^64 per pair) where the ids themselves would not.
-    request_ids: Mutex<HashMap<u64, Box<str>>>,
+    /// A hash of each `X-Request-Id` seen to the label of the first exchange that carried it, in
+    /// two generations: a soak run sees millions, so memory stays flat by forgetting the older
+    /// generation once the newer is full (a repeat is caught within the last
+    /// [`REQUEST_ID_GENERATION`] to twice as many answers). 64 bits of hash keep each entry small
+    /// (a false "repeated" needs a collision, about one in 2^64 per pair).
+    request_ids: Mutex<[HashMap<u64, Box<str>>; 2]>,
     pub max_response_ms: Option<u64>,
     /// The path of the target's base URL (`/gw` in `https://host/gw`), which is not part of the
     /// operation's path: a gateway prefix is the target's, not a client bug.
@@ -167,11 +172,14 @@ impl RunState {
         // A fixed hasher: the map is private to the run, and the same seed must judge the same.
         let key = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(id);
         let mut seen = self.request_ids.lock().unwrap_or_else(|e| e.into_inner());
-        match seen.get(&key) {
+        match seen[0].get(&key).or_else(|| seen[1].get(&key)) {
             Some(first) if &**first != label => Some(first.to_string()),
             Some(_) => None,
             None => {
-                seen.insert(key, label.into());
+                if seen[0].len() >= REQUEST_ID_GENERATION {
+                    seen[1] = std::mem::take(&mut seen[0]);
+                }
+                seen[0].insert(key, label.into());
                 None
             }
         }
@@ -382,5 +390,25 @@ pub(crate) mod testing {
                 ]}),
             ),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_remembered_for_a_generation_or_two_then_forgotten() {
+        let run = RunState::new(None);
+        assert_eq!(run.note_request_id("r0", "a#0"), None);
+        assert_eq!(run.note_request_id("r0", "a#0"), None, "the same exchange, seen again, is no repeat");
+        for i in 1..=REQUEST_ID_GENERATION {
+            run.note_request_id(&format!("r{i}"), "b");
+        }
+        assert_eq!(run.note_request_id("r0", "c#1").as_deref(), Some("a#0"), "still within two generations");
+        for i in 0..REQUEST_ID_GENERATION {
+            run.note_request_id(&format!("s{i}"), "d");
+        }
+        assert_eq!(run.note_request_id("r0", "e#1"), None, "forgotten: memory stays flat");
     }
 }

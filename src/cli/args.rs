@@ -10,6 +10,11 @@ fn fault(name: &str) -> Result<Fault, String> {
     name.parse().map_err(|e: batchconf::error::SetupError| e.to_string())
 }
 
+/// `90s`, `30m`, `2h`, `1h30m`…
+fn duration(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("`{text}` is not a duration like 90s, 30m or 2h: {e}"))
+}
+
 fn variant(name: &str) -> Result<Variant, String> {
     name.parse().map_err(|e: batchconf::error::SetupError| e.to_string())
 }
@@ -117,6 +122,15 @@ pub struct RunArgs {
     /// Write every divergence, with its minimal request and response, as JSON here.
     #[arg(long, value_name = "FILE")]
     pub report_json: Option<PathBuf>,
+    /// Soak: keep generating across every trial for this long (`30m`, `2h`), then report.
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Soak: keep generating across every trial until this many requests were sent.
+    #[arg(long, value_name = "N")]
+    pub requests: Option<u64>,
+    /// Stop any run after this long (exit 3: the target could not be tested within it).
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub max_duration: Option<std::time::Duration>,
     /// Run only the trials whose name contains this text (none matching is an error).
     pub filter: Option<String>,
     /// Plant a fault in the bundled server (no `--target` only): see `batchconf list`.

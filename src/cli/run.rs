@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use batchconf::engine::{RunOptions, Settings, Suite, TargetSpec};
+use batchconf::engine::{Limits, RunOptions, Settings, Suite, TargetSpec};
 use batchconf::error::{Error, Verdict};
 use batchconf::report::{json::Json, junit::Junit, progress::Progress, summary::Summary, terminal::Terminal};
 
@@ -32,6 +32,7 @@ fn options(a: RunArgs) -> RunOptions {
         filter: a.filter,
         fault: a.fault,
         variants: a.variants,
+        limits: Limits { duration: a.duration, requests: a.requests, max_duration: a.max_duration },
     }
 }
 
@@ -64,7 +65,7 @@ pub fn run(args: RunArgs) -> Result<Verdict, Error> {
     // An unreachable target is one clear error (exit 3), not a failure per trial.
     suite.engine()?;
     suite.hub.add(Box::new(Terminal::new(selected.iter().map(|u| u.index).collect())));
-    suite.hub.add(Box::new(Progress::start()));
+    suite.hub.add(Box::new(Progress::start(s.limits)));
     suite.hub.add(Box::new(Summary::default()));
     if let Some(j) = junit {
         suite.hub.add(Box::new(j));

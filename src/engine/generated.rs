@@ -40,7 +40,10 @@ impl Engine {
         let expect = &g.expect;
         // Trees are drawn one after another as the stream is polled, so the same seed draws the
         // same requests whatever the timing; `buffered` hands results back in that order too.
-        let mut results = stream::iter(0..edges + g.examples as usize)
+        // A soak run draws until its budget is spent; an ordinary one draws `examples`.
+        let last = if self.budget.soak() { usize::MAX } else { edges + g.examples as usize };
+        let mut results = stream::iter(0..last)
+            .take_while(|i| std::future::ready(*i < edges || !self.budget.soak() || !self.soak_spent()))
             .map(|i| {
                 let tree = match boundaries.next() {
                     Some(edge) => Ok(edge),

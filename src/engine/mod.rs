@@ -5,6 +5,7 @@
 //! [`crate::events::Event`]s, and sends through one seam ([`crate::send::Exchanger`]), so its
 //! own tests drive it against the reference server in memory.
 
+mod budget;
 mod fixtures;
 mod generated;
 pub mod plan;
@@ -25,6 +26,7 @@ use crate::exchange::Exchange;
 use crate::generate::AuthMode;
 use crate::send::{Credentials, Exchanger, Target};
 
+pub use budget::{Budget, Limits};
 pub use fixtures::Fixtures;
 pub use plan::{Part, RunOptions, Settings, TargetSpec, Unit};
 pub use suite::Suite;
@@ -69,6 +71,8 @@ pub struct Engine {
     pub fixtures: Fixtures,
     pub tally: Tally,
     pub events: Arc<dyn Sink>,
+    /// How long the run may go on (a soak run keeps generating until it is spent).
+    pub budget: Budget,
 }
 
 impl Engine {
@@ -97,6 +101,7 @@ impl Engine {
             fixtures,
             tally: Tally::new(Duration::from_secs(10), 8, refused_with),
             events: Arc::new(Discard),
+            budget: Budget::default(),
         }
     }
 

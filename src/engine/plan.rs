@@ -68,6 +68,8 @@ pub struct RunOptions {
     pub filter: Option<String>,
     pub fault: Option<Fault>,
     pub variants: Vec<Variant>,
+    /// A soak run's budget, and the bound on any run.
+    pub limits: super::Limits,
 }
 
 impl Default for RunOptions {
@@ -95,6 +97,7 @@ impl Default for RunOptions {
             filter: None,
             fault: None,
             variants: vec![],
+            limits: super::Limits::default(),
         }
     }
 }
@@ -121,6 +124,7 @@ pub struct Settings {
     pub junit: Option<PathBuf>,
     pub report_json: Option<PathBuf>,
     pub filter: Option<String>,
+    pub limits: super::Limits,
 }
 
 /// The project id a bundled run uses (the reference server takes any).
@@ -150,13 +154,16 @@ impl Settings {
             if ok {
                 Ok(())
             } else {
-                Err(SetupError::Argument(format!("`{flag}` must be at least 1")))
+                Err(SetupError::Argument(format!("`{flag}` must be more than zero")))
             }
         };
         positive("--examples", o.examples > 0)?;
         positive("--concurrency", o.concurrency > 0)?;
         positive("--max-response-ms", o.max_response_ms != Some(0))?;
         positive("--timeout-ms", !o.timeout.is_zero())?;
+        positive("--requests", o.limits.requests != Some(0))?;
+        positive("--duration", o.limits.duration != Some(Duration::ZERO))?;
+        positive("--max-duration", o.limits.max_duration != Some(Duration::ZERO))?;
         if let Some(rate) = o.rate {
             if !(rate > 0.0 && rate.is_finite()) {
                 return Err(SetupError::Argument(format!(
@@ -230,6 +237,7 @@ impl Settings {
             junit: o.junit.clone(),
             report_json: o.report_json.clone(),
             filter: o.filter.clone(),
+            limits: o.limits,
         })
     }
 

@@ -117,6 +117,7 @@ impl Suite {
         engine.shrink_budget = s.shrink_budget;
         engine.run.max_response_ms = s.max_response_ms;
         engine.events = self.hub.clone();
+        engine.budget = super::Budget::start(s.limits);
         Ok(engine)
     }
 
@@ -126,9 +127,16 @@ impl Suite {
     pub fn run(&self, selected: &[&Unit]) -> Result<Verdict, Error> {
         let engine = self.engine()?;
         let ends: Vec<TrialEnd> = self.runtime.block_on(async {
+            // A soak run keeps every trial going at once (the transport bounds what is in
+            // flight); an ordinary one runs a few trials at a time.
+            let trials_at_once = if engine.budget.soak() {
+                selected.len().max(1)
+            } else {
+                self.settings.transport.concurrency.clamp(1, 16)
+            };
             let ends = stream::iter(selected.iter())
                 .map(|u| engine.run_unit(u))
-                .buffer_unordered(self.settings.transport.concurrency.clamp(1, 16))
+                .buffer_unordered(trials_at_once)
                 .collect()
                 .await;
             engine.prove_tested().await;

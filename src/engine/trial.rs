@@ -86,7 +86,15 @@ impl Engine {
                     )));
                 }
                 let _exclusive = self.fixtures.exclusive(&fixtures).await;
-                Ok(self.sequence(unit, &s.steps, &fixtures).await?)
+                // A soak run plays a sequence that leaves its fixtures live again and again, until
+                // it diverges or the budget is spent; one that destroys them plays once.
+                let again = self.budget.soak() && !case.destructive();
+                loop {
+                    let found = self.sequence(unit, &s.steps, &fixtures).await?;
+                    if !found.is_empty() || !again || self.soak_spent() {
+                        return Ok(found);
+                    }
+                }
             }
             _ => Err(Interrupted::Failed(format!("`{}` has no part to run", unit.name))),
         }
@@ -236,6 +244,13 @@ impl Engine {
     /// Sends a request, authenticated as `mode` says (afresh on every retry). Nothing is sent once
     /// the run has stopped.
     pub(super) async fn send(&self, base: Request, mode: AuthMode) -> Result<Exchange, Stopped> {
+        if self.budget.overrun() {
+            let bound = self.budget.limits.max_duration.unwrap_or_default();
+            self.tally.stop(format!(
+                "the run did not finish within `--max-duration {}`; raise it, or lower `--examples` (a slow target, or one that stopped answering)",
+                humantime::format_duration(bound)
+            ));
+        }
         if self.tally.stopped().is_some() {
             return Err(Stopped);
         }
@@ -251,6 +266,11 @@ impl Engine {
             return Err(Stopped);
         }
         Ok(x)
+    }
+
+    /// Has a soak run spent its budget?
+    pub(super) fn soak_spent(&self) -> bool {
+        self.budget.spent(self.tally.counts().0)
     }
 
     /// Looks one asset up (to observe what a sequence did).

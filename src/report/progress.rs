@@ -40,7 +40,8 @@ impl Reporter for Progress {
 }
 
 impl Progress {
-    pub fn start() -> Progress {
+    /// Starts drawing; `limits` says what a soak run has left to spend.
+    pub fn start(limits: crate::engine::Limits) -> Progress {
         let stop = Arc::new(AtomicBool::new(false));
         let judged = Arc::new(AtomicU64::new(0));
         let diverged = Arc::new(AtomicU64::new(0));
@@ -48,6 +49,7 @@ impl Progress {
         let counts = move || (j.load(Ordering::Relaxed), d.load(Ordering::Relaxed));
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
+            let budget = crate::engine::Budget::start(limits);
             let started = Instant::now();
             let terminal = std::io::stderr().is_terminal();
             let mut bar: Option<indicatif::ProgressBar> = None;
@@ -56,8 +58,16 @@ impl Progress {
                 std::thread::sleep(Duration::from_millis(200));
                 let (sent, diverged) = counts();
                 let secs = started.elapsed().as_secs_f64().max(0.001);
-                let msg =
+                let mut msg =
                     format!("{sent} exchanges judged, {diverged} divergences so far, {:.0} req/s", sent as f64 / secs);
+                match budget.left(sent) {
+                    (Some(time), _) => msg.push_str(&format!(
+                        ", {} left",
+                        humantime::format_duration(Duration::from_secs(time.as_secs()))
+                    )),
+                    (None, Some(requests)) => msg.push_str(&format!(", {requests} requests left")),
+                    (None, None) => {}
+                }
                 if terminal {
                     if bar.is_none() && started.elapsed() > Duration::from_millis(1500) {
                         let b = indicatif::ProgressBar::new_spinner();

@@ -67,6 +67,13 @@ impl Summary {
             ));
         }
         out.push('\n');
+        if end.elapsed.as_secs_f64() > 0.0 {
+            out.push_str(&format!(
+                "time: {:.1} s, {:.0} requests/s\n",
+                end.elapsed.as_secs_f64(),
+                end.sent as f64 / end.elapsed.as_secs_f64()
+            ));
+        }
         if let Some(why) = &end.stopped {
             out.push_str(&format!("STOPPED: the target cannot be tested: {why}\n"));
         }
