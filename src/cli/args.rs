@@ -39,7 +39,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Generate requests, send them to a target (default: the bundled server) and check every answer.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Run the bundled reference server standalone, for clients and other tools.
     Serve(ServeArgs),
     /// Judge recorded exchanges (HAR 1.2, or batchconf's JSON exchange form) against the contract.
