@@ -260,7 +260,12 @@ impl Engine {
             send::authenticate(&mut r, mode, creds, Utc::now());
             r
         };
-        let x = self.sender.exchange(&prepare).await;
+        // Once the run stops, a request still waiting for its answer (or for its turn) is
+        // dropped: a dead target must not hold the run for another timeout per request.
+        let x = tokio::select! {
+            x = self.sender.exchange(&prepare) => x,
+            () = self.tally.until_stopped() => return Err(Stopped),
+        };
         // An answer that arrives after the run stopped is not judged: the verdict is made.
         if self.tally.stopped().is_some() {
             return Err(Stopped);

@@ -74,6 +74,8 @@ pub struct Tally {
     refused_sample: Mutex<Option<Request>>,
     probe: Mutex<Probe>,
     stopped: OnceLock<String>,
+    /// Tells requests in flight that the run stopped, so they are dropped, not waited for.
+    stop_signal: tokio::sync::watch::Sender<bool>,
 }
 
 impl Tally {
@@ -95,6 +97,7 @@ impl Tally {
             refused_sample: Mutex::new(None),
             probe: Mutex::new(Probe::NotYet),
             stopped: OnceLock::new(),
+            stop_signal: tokio::sync::watch::Sender::new(false),
         }
     }
 
@@ -106,6 +109,13 @@ impl Tally {
     /// Stops the run (the first reason given is kept).
     pub fn stop(&self, why: String) {
         let _ = self.stopped.set(why);
+        self.stop_signal.send_replace(true);
+    }
+
+    /// Resolves once the run has stopped (at once if it already has).
+    pub async fn until_stopped(&self) {
+        let mut signal = self.stop_signal.subscribe();
+        let _ = signal.wait_for(|stopped| *stopped).await;
     }
 
     /// (exchanges completed, answers left unjudged because still throttled, exchanges judged)
