@@ -465,14 +465,15 @@ fn check_requests(case: &Case, contract: &crate::contract::Contract) -> Result<(
                                 }
                             })
                             .collect();
-                    let body = serde_json::json!({"action": action, "asset_ids": ids});
+                    let body = contract.batch_body(action, &ids);
                     let at = format!("/steps/{i}");
                     forbidden(&at, &body, "a sequence step is an ordinary request the target must accept").map_err(
                         |e| match e {
                             // Point at the step's own key, not at the body built from it.
                             SetupError::Case { file, path, reason } => SetupError::Case {
                                 file,
-                                path: path.replace(&format!("{at}/asset_ids"), &format!("{at}/ids")),
+                                path: path
+                                    .replace(&format!("{at}{}", contract.batch().request_ids), &format!("{at}/ids")),
                                 reason,
                             },
                             other => other,

@@ -270,6 +270,15 @@ impl Contract {
         &self.manifest.operation.batch
     }
 
+    /// A batch request's body: `action` and `ids` where the manifest's `batch` puts them.
+    pub fn batch_body<S: AsRef<str>>(&self, action: &str, ids: &[S]) -> Value {
+        let ids: Vec<Value> = ids.iter().map(|id| Value::String(id.as_ref().to_string())).collect();
+        let mut body = Value::Object(Default::default());
+        set_pointer(&mut body, &self.batch().action, Value::String(action.to_string()));
+        set_pointer(&mut body, &self.batch().request_ids, Value::Array(ids));
+        body
+    }
+
     /// The status codes the contract lists, in order.
     pub fn documented_statuses(&self) -> Vec<u16> {
         self.responses.keys().copied().collect()
@@ -351,6 +360,23 @@ fn parse_manifest(file: &str, text: &str) -> Result<Manifest, SetupError> {
 /// One reference token of a JSON pointer (RFC 6901): `~` and `/` escaped.
 fn pointer_token(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
+}
+
+/// Puts `value` at a JSON pointer of an object, making the objects on the way.
+fn set_pointer(root: &mut Value, pointer: &str, value: Value) {
+    let mut at = root;
+    let tokens: Vec<String> = pointer.split('/').skip(1).map(|t| t.replace("~1", "/").replace("~0", "~")).collect();
+    for (i, token) in tokens.iter().enumerate() {
+        if !at.is_object() {
+            *at = Value::Object(Default::default());
+        }
+        let map = at.as_object_mut().expect("made an object above");
+        if i + 1 == tokens.len() {
+            map.insert(token.clone(), value);
+            return;
+        }
+        at = map.entry(token.clone()).or_insert_with(|| Value::Object(Default::default()));
+    }
 }
 
 #[cfg(test)]

@@ -20,8 +20,9 @@ impl Engine {
             let (exchange, expect, line) = match step {
                 Step::Act { action, ids, expect } => {
                     let body = self.step_body(unit, fixtures, n, action, ids);
-                    let sent: Vec<String> = body["asset_ids"]
-                        .as_array()
+                    let sent: Vec<String> = body
+                        .pointer(&self.contract.batch().request_ids)
+                        .and_then(|v| v.as_array())
                         .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
                         .unwrap_or_default();
                     let expect = match expect {

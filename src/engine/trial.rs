@@ -170,7 +170,7 @@ impl Engine {
     pub(super) fn step_body(&self, unit: &Unit, fixtures: &[String], n: usize, action: &str, ids: &[String]) -> Value {
         let ids: Vec<String> =
             ids.iter().enumerate().map(|(j, id)| self.resolve(unit, fixtures, id, n * 100 + j)).collect();
-        serde_json::json!({"action": action, "asset_ids": ids})
+        self.contract.batch_body(action, &ids)
     }
 
     /// `$f<N>` is the sequence's N-th fixture; anything else a made-up id.
