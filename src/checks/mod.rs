@@ -138,7 +138,7 @@ pub enum Subject {
 }
 
 /// How many request ids one generation of [`RunState`]'s memory holds.
-pub const REQUEST_ID_GENERATION: usize = 250_000;
+pub const REQUEST_ID_GENERATION: usize = 100_000;
 
 /// What a run remembers across exchanges.
 #[derive(Debug, Default)]
