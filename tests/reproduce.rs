@@ -28,6 +28,42 @@ fn the_same_seed_sends_the_same_requests() {
     assert_ne!(a, c);
 }
 
+/// A failure found on the bundled server names how to start the same server again (its port
+/// died with the run): the printed lines, run by `sh`, show the failure again.
+#[test]
+fn a_bundled_failures_reproduction_starts_the_same_server_again() {
+    let o = common::batchconf()
+        .args(["run", "--seed", "1", "--fault", "bad-ret-status", "property::ordinary-batches"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let block: Vec<&str> = out
+        .lines()
+        .skip_while(|l| *l != "Reproduce with:")
+        .skip(2)
+        .take_while(|l| !l.is_empty())
+        .map(str::trim)
+        .collect();
+    assert!(block.iter().any(|l| l.starts_with("batchconf serve ") && l.contains("--fault bad-ret-status")), "{out}");
+    // The same lines, on a free port and with this build's binary; the server is stopped after.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let script = block
+        .iter()
+        .map(|l| {
+            l.replace("8080", &port).replacen(
+                "batchconf serve",
+                &format!("{} serve", env!("CARGO_BIN_EXE_batchconf")),
+                1,
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let again = Command::new("sh").arg("-c").arg(format!("{script}\nkill $! 2>/dev/null")).output().unwrap();
+    let answer = String::from_utf8_lossy(&again.stdout);
+    assert!(answer.contains("HTTP/1.1 200") && answer.contains("\"SUCESS\""), "{script}\n{answer}");
+}
+
 #[test]
 fn a_failures_curl_line_reproduces_it() {
     let server = Serve::start(TOKEN, &["--fault", "bad-ret-status"]);
