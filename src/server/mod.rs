@@ -21,8 +21,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use wiremock::matchers::any;
-use wiremock::{Mock, MockServer};
+use wiremock::MockServer;
 
 use crate::error::SetupError;
 
@@ -32,6 +31,7 @@ mod incoming;
 mod request;
 mod respond;
 mod results;
+mod rotate;
 mod serve;
 mod store;
 
@@ -60,13 +60,20 @@ pub struct ServerConfig {
 
 /// A running reference server. Dropping it stops it too; [`RefServer::stop`] says so.
 pub struct RefServer {
-    mock: MockServer,
+    mock: Arc<MockServer>,
+    #[cfg_attr(not(test), allow(dead_code))]
+    shared: Arc<respond::Shared>,
 }
 
 impl RefServer {
     /// Starts the server. An unknown fault or variant name, or a port that cannot be bound, is a
     /// [`SetupError::Argument`] that says which and why.
     pub async fn start(config: ServerConfig) -> Result<RefServer, SetupError> {
+        RefServer::start_rotating(config, rotate::ROTATE_EVERY).await
+    }
+
+    /// [`RefServer::start`], with its mock remounted every `every` requests (see `rotate.rs`).
+    pub(crate) async fn start_rotating(config: ServerConfig, every: u64) -> Result<RefServer, SetupError> {
         let behaviour = catalogue::Behaviour::new(config.fault.as_deref(), &config.variants)?;
         let listener = std::net::TcpListener::bind(("127.0.0.1", config.port)).map_err(|e| {
             SetupError::Argument(format!("cannot listen on 127.0.0.1:{}: {e} (port 0 picks a free one)", config.port))
@@ -77,11 +84,15 @@ impl RefServer {
             behaviour,
             log: config.log,
             request_ids: respond::RequestIds::new(),
+            rotation: rotate::Rotation::new(every),
         };
-        // Recording would keep every request for the server's lifetime.
-        let mock = MockServer::builder().listener(listener).disable_request_recording().start().await;
-        Mock::given(any()).respond_with(respond::Router(Arc::new(shared))).mount(&mock).await;
-        Ok(RefServer { mock })
+        let shared = Arc::new(shared);
+        // Recording would keep every request for the server's lifetime; so would one mock that
+        // is never remounted (`rotate.rs` says why).
+        let mock = Arc::new(MockServer::builder().listener(listener).disable_request_recording().start().await);
+        mock.register(rotate::catch_all(Arc::clone(&shared))).await;
+        shared.rotation.attach(&mock);
+        Ok(RefServer { mock, shared })
     }
 
     /// `http://127.0.0.1:PORT`, no trailing slash.

@@ -34,6 +34,7 @@ pub(crate) struct Shared {
     pub behaviour: Behaviour,
     pub log: bool,
     pub request_ids: RequestIds,
+    pub rotation: super::rotate::Rotation,
 }
 
 /// The catch-all responder mounted on the wiremock server.
@@ -62,6 +63,7 @@ impl Reply {
 impl Respond for Router {
     fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
         let started = Instant::now();
+        super::rotate::count(&self.0);
         let req = Incoming::from_wiremock(request);
         let reply = self.route(&req);
         let shown_status = reply.status;
