@@ -12,7 +12,8 @@ pub fn command(args: ListArgs) -> i32 {
     }
     println!("\nfaults (`serve --fault NAME`, `run --fault NAME`): each breaks one rule");
     for f in FAULTS {
-        println!("  {:<28} {} (caught by `{}`)", f.name, f.breaks, f.caught_by);
+        let when = if f.soak_only { ", in a soak run" } else { "" };
+        println!("  {:<28} {} (caught by `{}`{when})", f.name, f.breaks, f.caught_by);
     }
     println!("\nvariants (`serve --variant NAME`): other conformant choices where the contract is silent");
     for v in VARIANTS {

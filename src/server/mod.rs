@@ -84,6 +84,7 @@ impl RefServer {
             behaviour,
             log: config.log,
             request_ids: respond::RequestIds::new(),
+            received: 0.into(),
             rotation: rotate::Rotation::new(every),
         };
         let shared = Arc::new(shared);

@@ -26,6 +26,12 @@ const HANG_DELAY: Duration = Duration::from_secs(60);
 const HANG_FROM_IDS: usize = 100;
 /// The one id every answer carries under the `repeated-request-id` fault.
 const FIXED_REQUEST_ID: &str = "00000000000000000000000000000000";
+/// `late-server-errors`: past this many requests, every `LATE_EVERY`th is answered 500. A default
+/// `batchconf run` (about 800 requests) never gets there; a soak of 3000 meets 40 of them.
+pub(crate) const LATE_AFTER: u64 = 1000;
+pub(crate) const LATE_EVERY: u64 = 50;
+/// `rare-repeated-request-id`: every this-many-th answer repeats the id before it.
+pub(crate) const REPEAT_ID_EVERY: u64 = 100;
 
 /// Everything one running server shares between requests.
 pub(crate) struct Shared {
@@ -34,6 +40,8 @@ pub(crate) struct Shared {
     pub behaviour: Behaviour,
     pub log: bool,
     pub request_ids: RequestIds,
+    /// Requests received so far; the late faults and the rotation go by it.
+    pub received: AtomicU64,
     pub rotation: super::rotate::Rotation,
 }
 
@@ -63,9 +71,15 @@ impl Reply {
 impl Respond for Router {
     fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
         let started = Instant::now();
-        super::rotate::count(&self.0);
+        let n = self.0.received.fetch_add(1, Ordering::Relaxed) + 1;
+        super::rotate::count(&self.0, n);
         let req = Incoming::from_wiremock(request);
-        let reply = self.route(&req);
+        let reply =
+            if self.0.behaviour.broken(Fault::LateServerErrors) && n > LATE_AFTER && n.is_multiple_of(LATE_EVERY) {
+                internal_error(&format!("request {n}, late in the server's life"))
+            } else {
+                self.route(&req)
+            };
         let shown_status = reply.status;
         let note = reply.note.clone();
         let template = self.dress(reply);
@@ -152,6 +166,8 @@ impl Router {
         let behaviour = &self.0.behaviour;
         let request_id = if behaviour.broken(Fault::RepeatedRequestId) {
             FIXED_REQUEST_ID.to_string()
+        } else if behaviour.broken(Fault::RareRepeatedRequestId) {
+            self.0.request_ids.next_repeating(REPEAT_ID_EVERY)
         } else {
             self.0.request_ids.next()
         };
@@ -229,7 +245,16 @@ impl RequestIds {
     }
 
     pub(crate) fn next(&self) -> String {
+        self.id(self.counter.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Like [`RequestIds::next`], except that every `every`th id is the one before it again.
+    pub(crate) fn next_repeating(&self, every: u64) -> String {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        self.id(if n % every == every - 1 { n - 1 } else { n })
+    }
+
+    fn id(&self, n: u64) -> String {
         format!("{:016x}{:016x}", self.prefix, mix(n ^ self.key))
     }
 }
@@ -252,5 +277,14 @@ mod tests {
         let all: std::collections::HashSet<String> = (0..10_000).map(|_| ids.next()).collect();
         assert_eq!(all.len(), 10_000);
         assert!(all.iter().all(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())));
+    }
+
+    #[test]
+    fn a_repeating_source_repeats_the_id_before_every_hundredth() {
+        let ids = RequestIds::new();
+        let seq: Vec<String> = (0..300).map(|_| ids.next_repeating(100)).collect();
+        let repeats: Vec<usize> = (1..seq.len()).filter(|&i| seq[..i].contains(&seq[i])).collect();
+        assert_eq!(repeats, [99, 199, 299]);
+        assert!(repeats.iter().all(|&i| seq[i] == seq[i - 1]));
     }
 }

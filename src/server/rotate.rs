@@ -42,13 +42,12 @@ pub(crate) struct Rotation {
     /// Weak, because the server's mock holds the responder that holds this.
     server: OnceLock<Weak<MockServer>>,
     every: u64,
-    served: AtomicU64,
     rotations: AtomicU64,
 }
 
 impl Rotation {
     pub(crate) fn new(every: u64) -> Rotation {
-        Rotation { server: OnceLock::new(), every: every.max(1), served: 0.into(), rotations: 0.into() }
+        Rotation { server: OnceLock::new(), every: every.max(1), rotations: 0.into() }
     }
 
     /// Rotations start once the server is known.
@@ -68,13 +67,12 @@ pub(crate) fn catch_all(shared: Arc<Shared>) -> Mock {
     Mock::given(any()).respond_with(Router(shared))
 }
 
-/// Counts one request; every [`ROTATE_EVERY`]th schedules a rotation. Called by the responder,
-/// which runs on wiremock's server runtime (outside one, for example in a test that calls the
-/// responder directly, nothing is scheduled).
-pub(crate) fn count(shared: &Arc<Shared>) {
+/// Called by the responder with the number of the request it answers; every [`ROTATE_EVERY`]th
+/// schedules a rotation. The responder runs on wiremock's server runtime (outside one, for
+/// example in a test that calls the responder directly, nothing is scheduled).
+pub(crate) fn count(shared: &Arc<Shared>, received: u64) {
     let rotation = &shared.rotation;
-    let served = rotation.served.fetch_add(1, Ordering::Relaxed) + 1;
-    if !served.is_multiple_of(rotation.every) {
+    if !received.is_multiple_of(rotation.every) {
         return;
     }
     if cfg!(debug_assertions) && rotation.rotations.load(Ordering::Relaxed) >= DEBUG_MAX_ROTATIONS {
