@@ -28,10 +28,10 @@ const HANG_FROM_IDS: usize = 100;
 const FIXED_REQUEST_ID: &str = "00000000000000000000000000000000";
 /// `late-server-errors`: past this many requests, every `LATE_EVERY`th is answered 500. A default
 /// `batchconf run` (about 800 requests) never gets there; a soak of 3000 meets 40 of them.
-pub(crate) const LATE_AFTER: u64 = 1000;
-pub(crate) const LATE_EVERY: u64 = 50;
+const LATE_AFTER: u64 = 1000;
+const LATE_EVERY: u64 = 50;
 /// `rare-repeated-request-id`: every this-many-th answer repeats the id before it.
-pub(crate) const REPEAT_ID_EVERY: u64 = 100;
+const REPEAT_ID_EVERY: u64 = 100;
 
 /// Everything one running server shares between requests.
 pub(crate) struct Shared {
@@ -40,7 +40,7 @@ pub(crate) struct Shared {
     pub behaviour: Behaviour,
     pub log: bool,
     pub request_ids: RequestIds,
-    /// Requests received so far; the late faults and the rotation go by it.
+    /// Requests received so far; `late-server-errors` and the rotation go by it.
     pub received: AtomicU64,
     pub rotation: super::rotate::Rotation,
 }
@@ -251,7 +251,7 @@ impl RequestIds {
     /// Like [`RequestIds::next`], except that every `every`th id is the one before it again.
     pub(crate) fn next_repeating(&self, every: u64) -> String {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        self.id(if n % every == every - 1 { n - 1 } else { n })
+        self.id(if every > 1 && n % every == every - 1 { n - 1 } else { n })
     }
 
     fn id(&self, n: u64) -> String {
