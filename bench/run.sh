@@ -35,10 +35,11 @@ if ! command -v wrk >/dev/null; then
     say "installing wrk"
     apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
 fi
+# The venv CI's fuzzer uses (venv.sh finds the repository from the fuzzer's folder).
 tool="bench" package=schemathesis version=4.32.5 venv_name=fuzz-venv
-# shellcheck source=../tests/support/venv.sh
 here_saved="$here"
 here="$root/tests/fuzz"
+# shellcheck source=../tests/support/venv.sh
 source "$root/tests/support/venv.sh"
 here="$here_saved"
 
@@ -46,9 +47,9 @@ say "building batchconf (release)"
 (cd "$root" && cargo build --quiet --release --bin batchconf)
 bin="$target/release/batchconf"
 work="$(mktemp -d)"
-servers=()
+children=()
 cleanup() {
-    for pid in "${servers[@]}"; do
+    for pid in "${children[@]}"; do
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
@@ -61,7 +62,7 @@ start_server() {
     local name="$1" out="$work/$1.out"
     "$bin" serve --port 0 --token "$token" --fixtures "$fixtures" >"$out" 2>"$work/$name.log" &
     pid=$!
-    servers+=("$pid")
+    children+=("$pid")
     url=""
     for _ in $(seq 1 100); do
         local line
@@ -164,6 +165,7 @@ if [[ "$memory_requests" -gt 0 ]]; then
     wrk_until() {
         LIMIT=$(($1 - $(served memory))) wrk -t2 -c"$concurrency" -d1h -s "$work/limited.lua" "$url" >"$work/wrk-memory.txt" &
         local load=$!
+        children+=("$load")
         while kill -0 "$load" 2>/dev/null && [[ "$(served memory)" -lt "$1" ]]; do
             sleep 0.5
         done
