@@ -16,7 +16,8 @@ pub fn list(cases: Option<&Path>, schemas: Option<&Path>) -> Result<Verdict, Err
     }
     println!("\nfaults (`serve --fault NAME`, `run --fault NAME`): each breaks one rule");
     for f in FAULTS {
-        println!("  {:<28} {} (caught by `{}`)", f.name, f.breaks, f.caught_by);
+        let when = if f.soak_only { ", in a soak run" } else { "" };
+        println!("  {:<28} {} (caught by `{}`{when})", f.name, f.breaks, f.caught_by);
     }
     println!("\nvariants (`serve --variant NAME`, `run --variant NAME`): other conformant choices where the contract is silent");
     for v in VARIANTS {

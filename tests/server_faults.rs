@@ -294,6 +294,9 @@ fn expected_fault(name: &str) -> (Vec<&'static str>, fn(&Run) -> bool) {
         "ids-bidi-reversed" => {
             (vec!["odd-ids"], |r| answered(r, "odd-ids").contains(&"\u{5DD}\u{5D5}\u{5DC}\u{5E9}".to_string()))
         }
+        // The probe script's 32 requests come before either shows; see
+        // `late_and_rare_faults_show_on_schedule`.
+        "late-server-errors" | "rare-repeated-request-id" => (vec![], |r| r.request_ids_unique),
         other => panic!("fault `{other}` has no expectation in this test: add one"),
     }
 }
@@ -446,6 +449,38 @@ async fn each_variant_changes_exactly_its_silent_choice() {
         failures.extend(compare(variant.name, &clean, &other, expected, shows));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The faults for soak runs: quiet at first, then on a fixed schedule (sequential requests, so
+/// the server's count is the test's).
+#[tokio::test]
+async fn late_and_rare_faults_show_on_schedule() {
+    let http = reqwest::Client::new();
+    let server = start(Some("late-server-errors"), &[]).await;
+    let req = batch_request(&server, &json!({"action": "SHARE", "asset_ids": ["a4"]}));
+    let mut failed = Vec::new();
+    for n in 1..=1200u64 {
+        let answer = try_send(&http, &req).await.expect("an answer");
+        if answer.status != 200 {
+            assert_eq!((answer.status, &answer.body["error_code"]), (500, &json!("MSS.00000004")), "request {n}");
+            failed.push(n);
+        }
+    }
+    server.stop().await;
+    assert_eq!(failed, [1050, 1100, 1150, 1200], "which requests were answered 500");
+
+    let server = start(Some("rare-repeated-request-id"), &[]).await;
+    let req = lookup_request(&server, "a1");
+    let mut ids: Vec<String> = Vec::new();
+    for _ in 0..300 {
+        let answer = try_send(&http, &req).await.expect("an answer");
+        assert_eq!(answer.status, 200);
+        ids.push(answer.header("X-Request-Id").expect("an id").to_string());
+    }
+    server.stop().await;
+    let repeats: Vec<usize> = (1..ids.len()).filter(|&i| ids[..i].contains(&ids[i])).collect();
+    assert_eq!(repeats, [99, 199, 299], "which answers repeated an id");
+    assert!(repeats.iter().all(|&i| ids[i] == ids[i - 1]));
 }
 
 #[test]

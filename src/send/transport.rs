@@ -1,5 +1,6 @@
 //! The transport: many requests in flight over kept-alive connections, a timeout per request, a
-//! cap on the bytes read per response, an optional rate limit that slows down on 429.
+//! cap on the bytes read per response, an optional rate limit, and a pace that slows down when
+//! the target throttles (429) and speeds up again when it stops (`Pacer`).
 //! A request never fails here: what went wrong on the wire becomes [`Outcome::Transport`], to be
 //! judged like any answer.
 
@@ -38,8 +39,7 @@ pub struct Transport {
     client: reqwest::Client,
     config: TransportConfig,
     inflight: Semaphore,
-    /// The earliest time the next request may start, and the spacing between requests.
-    pace: Mutex<(Instant, Duration)>,
+    pacer: Mutex<Pacer>,
     throttled: std::sync::atomic::AtomicU64,
     sent: std::sync::atomic::AtomicU64,
 }
@@ -58,7 +58,7 @@ impl Transport {
         Ok(Transport {
             client,
             inflight: Semaphore::new(config.concurrency.max(1)),
-            pace: Mutex::new((Instant::now(), spacing)),
+            pacer: Mutex::new(Pacer::new(spacing, Instant::now())),
             config,
             throttled: 0.into(),
             sent: 0.into(),
@@ -75,26 +75,16 @@ impl Transport {
         (self.sent.load(Relaxed), self.throttled.load(Relaxed))
     }
 
-    /// Waits for a rate slot (when a rate is set).
-    async fn pace(&self) {
-        let wait = {
-            let mut pace = self.pace.lock().unwrap_or_else(|e| e.into_inner());
-            let (next, spacing) = *pace;
-            if spacing.is_zero() {
-                return;
-            }
-            let now = Instant::now();
-            let start = next.max(now);
-            pace.0 = start + spacing;
-            start - now
-        };
-        tokio::time::sleep(wait).await;
+    fn pacer(&self) -> std::sync::MutexGuard<'_, Pacer> {
+        self.pacer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A 429 slows every later request down (and sets a rate if there was none).
-    fn slow_down(&self) {
-        let mut pace = self.pace.lock().unwrap_or_else(|e| e.into_inner());
-        pace.1 = (pace.1 * 2).clamp(Duration::from_millis(50), Duration::from_secs(5));
+    /// Waits for a start slot (when the run is paced).
+    async fn pace(&self) {
+        let wait = self.pacer().slot(Instant::now());
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
     }
 
     /// Sends `prepare()`'s request (called again for each retry, so a signature is fresh) and
@@ -105,11 +95,18 @@ impl Transport {
             let request = prepare();
             let exchange = self.send_once(request).await;
             let throttled = matches!(&exchange.outcome, Outcome::Response(r) if r.status == 429);
+            if exchange.response().is_some() {
+                // When it was sent, a millisecond early rather than late: an answer to a request
+                // sent before the last back-off must not count as news (see `Pacer::answered`).
+                let now = Instant::now();
+                let took = Duration::from_millis(exchange.elapsed_ms.unwrap_or(0) + 1);
+                self.pacer().answered(throttled, now.checked_sub(took).unwrap_or(now), now);
+            }
             if !throttled || attempt >= self.config.throttle_retries {
                 return exchange;
             }
             self.throttled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            self.slow_down();
+            // Only this request waits as long as the server asked; the others go on at the pace.
             let retry_after = exchange
                 .response()
                 .and_then(|r| r.header("retry-after"))
@@ -202,6 +199,97 @@ impl super::Exchanger for Transport {
     }
 }
 
+/// When requests may start. Unpaced (or at `--rate`) until the target throttles; then a 429 that
+/// is more than an odd one out halves the pace, and every answer that is not a 429 brings it back
+/// a tenth of the way, down to `--rate` or to no pacing at all.
+///
+/// Why this shape: a target that throttles a few percent of requests whatever the pace must cost
+/// a few percent of the run (the retries), not slow it for good; a target with a quota must be
+/// met near its quota, not hammered. So an isolated 429 only gets its own retry (it waits as the
+/// server asked, in [`Transport::send`]); the pace halves once the recent share of 429 answers
+/// passes [`Pacer::TOLERATED`], and halves only once per round of requests sent at the old pace.
+#[derive(Debug)]
+pub(crate) struct Pacer {
+    /// The earliest start of the next request.
+    next: Instant,
+    /// The gap between starts now; zero is no pacing.
+    spacing: Duration,
+    /// The gap `--rate` asks for (zero: none): the pace never goes faster.
+    floor: Duration,
+    /// Recent gaps between starts: what the first back-off of an unpaced run doubles.
+    observed: Duration,
+    last_start: Option<Instant>,
+    /// The share of 429s among recent answers (a moving average over about 16).
+    throttled_share: f64,
+    /// The last back-off: answers to requests sent before it were sent at the older pace.
+    backed_off_at: Option<Instant>,
+}
+
+impl Pacer {
+    /// The recent share of 429 answers taken in stride: one in 25 stays under it, two in a row
+    /// go over it.
+    const TOLERATED: f64 = 0.1;
+    /// Weight of one answer in the moving share.
+    const WEIGHT: f64 = 1.0 / 16.0;
+    /// What each answer that is not a 429 takes off the gap (a tenth).
+    const RECOVERY: f64 = 0.9;
+    /// The slowest pace: one request every 5 s.
+    const SLOWEST: Duration = Duration::from_secs(5);
+    /// Below this, a gap does nothing any more (timers are coarser), and pacing stops.
+    const NEGLIGIBLE: Duration = Duration::from_micros(20);
+
+    pub(crate) fn new(floor: Duration, now: Instant) -> Pacer {
+        Pacer {
+            next: now,
+            spacing: floor,
+            floor,
+            observed: Duration::ZERO,
+            last_start: None,
+            throttled_share: 0.0,
+            backed_off_at: None,
+        }
+    }
+
+    /// Claims the next start slot; how long to wait for it.
+    pub(crate) fn slot(&mut self, now: Instant) -> Duration {
+        if let Some(last) = self.last_start {
+            let gap = now.saturating_duration_since(last);
+            self.observed = self.observed.mul_f64(0.875) + gap.mul_f64(0.125);
+        }
+        self.last_start = Some(now);
+        if self.spacing.is_zero() {
+            return Duration::ZERO;
+        }
+        let start = self.next.max(now);
+        self.next = start + self.spacing;
+        start - now
+    }
+
+    /// An answer came: `throttled` if it was a 429, to a request that started at `sent_at`.
+    pub(crate) fn answered(&mut self, throttled: bool, sent_at: Instant, now: Instant) {
+        let hit = if throttled { 1.0 } else { 0.0 };
+        self.throttled_share += (hit - self.throttled_share) * Pacer::WEIGHT;
+        if !throttled {
+            self.spacing = self.spacing.mul_f64(Pacer::RECOVERY).max(self.floor);
+            if self.spacing < Pacer::NEGLIGIBLE {
+                self.spacing = self.floor;
+            }
+            return;
+        }
+        let news = self.backed_off_at.is_none_or(|at| sent_at >= at);
+        if self.throttled_share > Pacer::TOLERATED && news {
+            self.spacing = (self.spacing.max(self.observed).max(Pacer::NEGLIGIBLE) * 2).min(Pacer::SLOWEST);
+            self.backed_off_at = Some(now);
+        }
+    }
+
+    /// The gap between starts now (zero: unpaced).
+    #[cfg(test)]
+    pub(crate) fn spacing(&self) -> Duration {
+        self.spacing
+    }
+}
+
 /// reqwest's error with its causes, in one line.
 fn describe(e: &reqwest::Error) -> String {
     let mut out = e.to_string();
@@ -236,4 +324,133 @@ pub async fn reachable(url: &url::Url, within: Duration) -> Result<(), String> {
     tokio::time::timeout(within, connect)
         .await
         .map_err(|_| format!("no connection to `{host}:{port}` within {} s", within.as_secs()))?
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    use wiremock::matchers::any;
+    use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
+
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    /// An unpaced pacer that has seen starts 1 ms apart.
+    fn running(t0: Instant) -> Pacer {
+        let mut p = Pacer::new(Duration::ZERO, t0);
+        for i in 0..50 {
+            assert_eq!(p.slot(t0 + MS * i), Duration::ZERO);
+        }
+        p
+    }
+
+    #[test]
+    fn an_odd_429_costs_only_its_retry() {
+        let t0 = Instant::now();
+        let mut p = running(t0);
+        // One answer in 25 throttled, for a long time: the pace never changes.
+        for i in 0..2500u32 {
+            p.answered(i % 25 == 24, t0, t0 + MS * 50);
+            assert_eq!(p.spacing(), Duration::ZERO, "answer {i}");
+        }
+    }
+
+    #[test]
+    fn throttling_halves_the_pace_once_per_round_then_it_recovers() {
+        let t0 = Instant::now();
+        let mut p = running(t0);
+        let now = t0 + MS * 50;
+        p.answered(true, t0, now);
+        p.answered(true, t0, now);
+        let slowed = p.spacing();
+        assert!(slowed >= MS * 2 - MS / 10 && slowed <= MS * 2, "{slowed:?}: half the observed 1 ms");
+        // More 429s to requests sent before the back-off say nothing new.
+        for _ in 0..6 {
+            p.answered(true, now - MS, now + MS);
+        }
+        assert_eq!(p.spacing(), slowed);
+        // One to a request sent after it does.
+        p.answered(true, now + MS, now + MS * 2);
+        assert_eq!(p.spacing(), slowed * 2);
+        // Slots are now 4 ms apart.
+        let later = now + MS * 3;
+        assert_eq!(p.slot(later), Duration::ZERO);
+        assert_eq!(p.slot(later), slowed * 2);
+        // Answers that are not 429 bring it back to no pacing.
+        for _ in 0..100 {
+            p.answered(false, later, later);
+        }
+        assert_eq!(p.spacing(), Duration::ZERO);
+    }
+
+    #[test]
+    fn the_pace_never_goes_past_the_rate_asked_for_nor_below_one_request_in_5_s() {
+        let t0 = Instant::now();
+        let floor = Duration::from_millis(100);
+        let mut p = Pacer::new(floor, t0);
+        for i in 0..200u32 {
+            p.answered(true, t0 + MS * i, t0 + MS * (i + 1));
+        }
+        assert_eq!(p.spacing(), Pacer::SLOWEST);
+        for _ in 0..1000 {
+            p.answered(false, t0, t0);
+        }
+        assert_eq!(p.spacing(), floor);
+    }
+
+    /// Answers 429 (`Retry-After: 0`) to every request `throttle` says, 200 to the others.
+    struct Throttling {
+        seen: Arc<AtomicU64>,
+        throttle: fn(u64) -> bool,
+    }
+
+    impl Respond for Throttling {
+        fn respond(&self, _: &wiremock::Request) -> ResponseTemplate {
+            let n = self.seen.fetch_add(1, Ordering::Relaxed) + 1;
+            if (self.throttle)(n) {
+                ResponseTemplate::new(429).insert_header("Retry-After", "0")
+            } else {
+                ResponseTemplate::new(200)
+            }
+        }
+    }
+
+    /// Sends `n` requests, 8 at a time, through a transport; every one must end 200.
+    async fn send_all(throttle: fn(u64) -> bool, n: usize) -> (Transport, u64) {
+        let server = MockServer::builder().disable_request_recording().start().await;
+        let seen = Arc::new(AtomicU64::new(0));
+        Mock::given(any()).respond_with(Throttling { seen: Arc::clone(&seen), throttle }).mount(&server).await;
+        let transport = Transport::new(TransportConfig::default()).unwrap();
+        let url = format!("{}/x", server.uri());
+        let request = Request { method: "GET".into(), url, headers: Headers::default(), body: vec![] };
+        let sends = (0..n).map(|_| transport.send(|| request.clone()));
+        for exchange in futures::future::join_all(sends).await {
+            assert_eq!(exchange.response().map(|r| r.status), Some(200), "{:?}", exchange.outcome);
+        }
+        let seen = seen.load(Ordering::Relaxed);
+        (transport, seen)
+    }
+
+    #[tokio::test]
+    async fn a_target_throttling_one_request_in_25_is_retried_and_never_slows_the_run() {
+        let (transport, seen) = send_all(|n| n % 25 == 0, 500).await;
+        let (sent, throttled) = transport.counts();
+        assert_eq!((sent, throttled), (seen, seen / 25));
+        assert_eq!(sent, 500 + throttled);
+        assert_eq!(transport.pacer().spacing(), Duration::ZERO);
+    }
+
+    #[tokio::test]
+    async fn a_target_that_throttles_for_a_while_slows_the_run_and_lets_it_recover() {
+        // Everything is throttled at first, as a quota would; then nothing.
+        let (transport, _) = send_all(|n| n <= 20, 300).await;
+        let (sent, throttled) = transport.counts();
+        assert_eq!((sent, throttled), (320, 20));
+        let pacer = transport.pacer();
+        assert!(pacer.backed_off_at.is_some(), "the run never slowed down");
+        assert_eq!(pacer.spacing(), Duration::ZERO, "the run never recovered");
+    }
 }

@@ -14,6 +14,9 @@ pub struct FaultInfo {
     pub breaks: &'static str,
     /// The check in `src/checks` that must trip on it.
     pub caught_by: &'static str,
+    /// It shows only in a soak run (thousands of requests), so the default suite of
+    /// `tests/faults.rs` cannot be expected to catch it.
+    pub soak_only: bool,
 }
 
 /// A conformant alternative the server can be told to make (`--variant NAME`).
@@ -25,19 +28,27 @@ pub struct VariantInfo {
 
 /// One list gives the enum the server matches on and the table `list` prints, so they cannot
 /// drift apart.
+/// A fault seen only in soak runs ends with `, soak_only`.
 macro_rules! faults {
-    ($($variant:ident = $name:literal, $caught_by:literal, $breaks:literal;)*) => {
+    ($($variant:ident = $name:literal, $caught_by:literal, $breaks:literal $(, $soak:ident)?;)*) => {
         /// A planted fault: one rule of the contract the server breaks on purpose.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum Fault { $($variant),* }
 
         /// Every planted fault, in the order `batchconf list` shows them.
-        pub static FAULTS: &[FaultInfo] = &[$(FaultInfo { name: $name, breaks: $breaks, caught_by: $caught_by }),*];
+        pub static FAULTS: &[FaultInfo] = &[$(FaultInfo {
+            name: $name,
+            breaks: $breaks,
+            caught_by: $caught_by,
+            soak_only: faults!(@soak $($soak)?),
+        }),*];
 
         impl Fault {
             pub const ALL: &'static [Fault] = &[$(Fault::$variant),*];
         }
     };
+    (@soak) => { false };
+    (@soak soak_only) => { true };
 }
 
 macro_rules! variants {
@@ -142,6 +153,10 @@ faults! {
         "a `+` in an id is read as a space (form decoding)";
     IdsTrimmed = "ids-trimmed", "batch_ids_answered",
         "ids are trimmed of leading and trailing whitespace";
+    LateServerErrors = "late-server-errors", "no_server_error",
+        "after 1000 requests, every 50th request is answered 500 (MSS.00000004)", soak_only;
+    RareRepeatedRequestId = "rare-repeated-request-id", "request_id_unique",
+        "every 100th answer repeats the `X-Request-Id` of the answer before it";
 }
 
 variants! {

@@ -19,9 +19,9 @@
 //! ```
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-use wiremock::matchers::any;
-use wiremock::{Mock, MockServer};
+use wiremock::MockServer;
 
 use crate::error::SetupError;
 
@@ -32,6 +32,7 @@ mod memory;
 mod request;
 mod respond;
 mod results;
+mod rotate;
 mod serve;
 mod store;
 
@@ -64,21 +65,30 @@ pub struct ServerConfig {
 
 /// A running reference server. Dropping it stops it too; [`RefServer::stop`] says so.
 pub struct RefServer {
-    mock: MockServer,
+    mock: Arc<MockServer>,
+    #[cfg_attr(not(test), allow(dead_code))]
+    shared: Arc<respond::Shared>,
 }
 
 impl RefServer {
     /// Starts the server. Credentials that would let anything in, or a port that cannot be
     /// bound, are a [`SetupError::Argument`] that says which and why.
     pub async fn start(config: ServerConfig) -> Result<RefServer, SetupError> {
-        let router = respond::Router::new(config.clone())?;
+        RefServer::start_rotating(config, rotate::ROTATE_EVERY).await
+    }
+
+    /// [`RefServer::start`], with its mock remounted every `every` requests (see `rotate.rs`).
+    pub(crate) async fn start_rotating(config: ServerConfig, every: u64) -> Result<RefServer, SetupError> {
+        let router = respond::Router::with_rotation(config.clone(), every)?;
         let listener = std::net::TcpListener::bind(("127.0.0.1", config.port)).map_err(|e| {
             SetupError::Argument(format!("cannot listen on 127.0.0.1:{}: {e} (port 0 picks a free one)", config.port))
         })?;
-        // Recording would keep every request for the server's lifetime.
-        let mock = MockServer::builder().listener(listener).disable_request_recording().start().await;
-        Mock::given(any()).respond_with(router).mount(&mock).await;
-        Ok(RefServer { mock })
+        // Recording would keep every request for the server's lifetime; so would one mock that
+        // is never remounted (`rotate.rs` says why).
+        let mock = Arc::new(MockServer::builder().listener(listener).disable_request_recording().start().await);
+        mock.register(rotate::catch_all(Arc::clone(&router.0))).await;
+        router.0.rotation.attach(&mock);
+        Ok(RefServer { mock, shared: router.0 })
     }
 
     /// `http://127.0.0.1:PORT`, no trailing slash.

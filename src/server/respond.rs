@@ -25,6 +25,12 @@ const HANG_DELAY: Duration = Duration::from_secs(60);
 const HANG_FROM_IDS: usize = 100;
 /// The one id every answer carries under the `repeated-request-id` fault.
 const FIXED_REQUEST_ID: &str = "00000000000000000000000000000000";
+/// `late-server-errors`: past this many requests, every `LATE_EVERY`th is answered 500. A default
+/// `batchconf run` (about 800 requests) never gets there; a soak of 3000 meets 40 of them.
+const LATE_AFTER: u64 = 1000;
+const LATE_EVERY: u64 = 50;
+/// `rare-repeated-request-id`: every this-many-th answer repeats the id before it.
+const REPEAT_ID_EVERY: u64 = 100;
 
 /// Everything one running server shares between requests.
 pub(crate) struct Shared {
@@ -33,6 +39,9 @@ pub(crate) struct Shared {
     pub behaviour: Behaviour,
     pub log: bool,
     pub request_ids: RequestIds,
+    /// Requests received so far; `late-server-errors` and the rotation go by it.
+    pub received: AtomicU64,
+    pub rotation: super::rotate::Rotation,
 }
 
 /// The catch-all responder mounted on the wiremock server (and, through [`super::InMemory`],
@@ -52,6 +61,11 @@ impl Router {
     /// A router for this configuration. Refuses credentials that would let anything in: an empty
     /// token would accept every request that sends an empty `X-Auth-Token`.
     pub(crate) fn new(config: super::ServerConfig) -> Result<Router, crate::error::SetupError> {
+        Router::with_rotation(config, super::rotate::ROTATE_EVERY)
+    }
+
+    /// The same, remounted every `every` requests once it serves over wiremock (`rotate.rs`).
+    pub(crate) fn with_rotation(config: super::ServerConfig, every: u64) -> Result<Router, crate::error::SetupError> {
         let argument = |why: &str| Err(crate::error::SetupError::Argument(why.to_string()));
         if config.tokens.iter().any(|t| t.trim().is_empty()) {
             return argument("an empty token would let in any request with an empty `X-Auth-Token`: give a real one");
@@ -65,13 +79,19 @@ impl Router {
             behaviour: Behaviour::new(config.fault, &config.variants),
             log: config.log,
             request_ids: RequestIds::new(config.request_id_seed),
+            received: 0.into(),
+            rotation: super::rotate::Rotation::new(every),
         })))
     }
 
-    /// Routes, authenticates, runs and dresses one request.
-    pub(crate) fn answer(&self, req: &Incoming) -> Answer {
+    /// Routes, authenticates, runs and dresses one request (the server's `n`-th).
+    pub(crate) fn answer_nth(&self, req: &Incoming, n: u64) -> Answer {
         let started = Instant::now();
-        let reply = self.route(req);
+        let reply = if self.0.behaviour.broken(Fault::LateServerErrors) && n > LATE_AFTER && n % LATE_EVERY == 0 {
+            internal_error(&format!("request {n}, late in the server's life"))
+        } else {
+            self.route(req)
+        };
         let shown_status = reply.status;
         let note = reply.note.clone();
         let answer = self.dress(reply, req.header(crate::send::CASE_HEADER));
@@ -81,6 +101,12 @@ impl Router {
             eprintln!("{} {} -> {shown_status} ({took} ms){why}", req.method, req.path);
         }
         answer
+    }
+
+    /// [`Router::answer_nth`] for a caller that does not count (the in-memory server).
+    pub(crate) fn answer(&self, req: &Incoming) -> Answer {
+        let n = self.0.received.fetch_add(1, Ordering::Relaxed) + 1;
+        self.answer_nth(req, n)
     }
 }
 
@@ -106,7 +132,9 @@ impl Reply {
 
 impl Respond for Router {
     fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
-        let answer = self.answer(&Incoming::from_wiremock(request));
+        let n = self.0.received.fetch_add(1, Ordering::Relaxed) + 1;
+        super::rotate::count(&self.0, n);
+        let answer = self.answer_nth(&Incoming::from_wiremock(request), n);
         let content_type = answer.headers.iter().find(|(n, _)| *n == "Content-Type").map(|(_, v)| v.clone());
         let mut template =
             ResponseTemplate::new(answer.status).set_body_raw(answer.body, content_type.as_deref().unwrap_or_default());
@@ -195,7 +223,8 @@ impl Router {
         let request_id = if behaviour.broken(Fault::RepeatedRequestId) {
             FIXED_REQUEST_ID.to_string()
         } else {
-            self.0.request_ids.next(label)
+            let repeat = behaviour.broken(Fault::RareRepeatedRequestId).then_some(REPEAT_ID_EVERY);
+            self.0.request_ids.next(label, repeat)
         };
         if reply.status == 400 && behaviour.broken(Fault::ErrorBodyWithoutCode) {
             if let Some(body) = reply.body.as_object_mut() {
@@ -267,20 +296,43 @@ pub(crate) struct RequestIds {
     key: u64,
     seed: Option<u64>,
     counter: AtomicU64,
+    /// The id given last, for the fault that repeats it.
+    last: std::sync::Mutex<Option<String>>,
 }
 
 impl RequestIds {
     pub(crate) fn new(seed: Option<u64>) -> RequestIds {
-        RequestIds { prefix: rand::random(), key: rand::random(), seed, counter: AtomicU64::new(0) }
+        RequestIds {
+            prefix: rand::random(),
+            key: rand::random(),
+            seed,
+            counter: AtomicU64::new(0),
+            last: Default::default(),
+        }
     }
 
-    pub(crate) fn next(&self, label: Option<&str>) -> String {
-        if let (Some(seed), Some(label)) = (self.seed, label) {
-            use sha2::{Digest, Sha256};
-            let digest = Sha256::new().chain_update(seed.to_le_bytes()).chain_update(label).finalize();
-            return hex::encode(&digest[..16]);
-        }
+    /// The next id: derived from the seed and the label where both are known, from the counter
+    /// otherwise; with `repeat_every`, every such-many-th id is the one before it again (the
+    /// `rare-repeated-request-id` fault).
+    pub(crate) fn next(&self, label: Option<&str>, repeat_every: Option<u64>) -> String {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let id = || match (self.seed, label) {
+            (Some(seed), Some(label)) => {
+                use sha2::{Digest, Sha256};
+                let digest = Sha256::new().chain_update(seed.to_le_bytes()).chain_update(label).finalize();
+                hex::encode(&digest[..16])
+            }
+            _ => self.id(n),
+        };
+        let Some(every) = repeat_every.filter(|e| *e > 1) else { return id() };
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        match last.as_ref() {
+            Some(previous) if n % every == every - 1 => previous.clone(),
+            _ => last.insert(id()).clone(),
+        }
+    }
+
+    fn id(&self, n: u64) -> String {
         format!("{:016x}{:016x}", self.prefix, mix(n ^ self.key))
     }
 }
@@ -300,7 +352,7 @@ mod tests {
     #[test]
     fn request_ids_are_fresh_and_32_hex_digits() {
         let ids = RequestIds::new(None);
-        let all: std::collections::HashSet<String> = (0..10_000).map(|_| ids.next(None)).collect();
+        let all: std::collections::HashSet<String> = (0..10_000).map(|_| ids.next(None, None)).collect();
         assert_eq!(all.len(), 10_000);
         assert!(all.iter().all(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())));
     }
@@ -308,10 +360,19 @@ mod tests {
     #[test]
     fn seeded_ids_follow_the_label_not_the_order() {
         let (a, b) = (RequestIds::new(Some(7)), RequestIds::new(Some(7)));
-        let _ = a.next(Some("x#0"));
-        assert_eq!(a.next(Some("t#1")), b.next(Some("t#1")));
-        assert_ne!(a.next(Some("t#1")), a.next(Some("t#2")));
-        assert_eq!(a.next(Some("t#1")).len(), 32);
-        assert_ne!(RequestIds::new(Some(8)).next(Some("t#1")), b.next(Some("t#1")));
+        let _ = a.next(Some("x#0"), None);
+        assert_eq!(a.next(Some("t#1"), None), b.next(Some("t#1"), None));
+        assert_ne!(a.next(Some("t#1"), None), a.next(Some("t#2"), None));
+        assert_eq!(a.next(Some("t#1"), None).len(), 32);
+        assert_ne!(RequestIds::new(Some(8)).next(Some("t#1"), None), b.next(Some("t#1"), None));
+    }
+
+    #[test]
+    fn a_repeating_source_repeats_the_id_before_every_hundredth() {
+        let ids = RequestIds::new(None);
+        let seq: Vec<String> = (0..300).map(|_| ids.next(None, Some(100))).collect();
+        let repeats: Vec<usize> = (1..seq.len()).filter(|&i| seq[..i].contains(&seq[i])).collect();
+        assert_eq!(repeats, [99, 199, 299]);
+        assert!(repeats.iter().all(|&i| seq[i] == seq[i - 1]));
     }
 }
