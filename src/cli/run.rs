@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use batchconf::engine::{RunOptions, Settings, Suite, TargetSpec};
 use batchconf::error::{Error, Verdict};
-use batchconf::report::{json::Json, junit::Junit, progress::Progress, summary::Summary, terminal::Terminal};
+use batchconf::report::{
+    coverage::Coverage, json::Json, junit::Junit, progress::Progress, summary::Summary, terminal::Terminal,
+};
 
 use super::args::RunArgs;
 
@@ -65,12 +67,15 @@ pub fn run(args: RunArgs) -> Result<Verdict, Error> {
     suite.engine()?;
     suite.hub.add(Box::new(Terminal::new(selected.iter().map(|u| u.index).collect())));
     suite.hub.add(Box::new(Progress::start()));
-    suite.hub.add(Box::new(Summary::default()));
+    // One coverage tracker, fed once, read by every report that shows it.
+    let coverage = Coverage::new(s.contract.clone(), s.fixture_ids());
+    suite.hub.add(Box::new(coverage.clone()));
+    suite.hub.add(Box::new(Summary::with_coverage(coverage.clone(), &s.contract)));
     if let Some(j) = junit {
         suite.hub.add(Box::new(j));
     }
     if let Some(j) = json {
-        suite.hub.add(Box::new(j));
+        suite.hub.add(Box::new(j.with_coverage(coverage.clone())));
     }
     let verdict = suite.run(&selected);
     suite.shutdown();

@@ -274,6 +274,12 @@ impl Settings {
         (available, per)
     }
 
+    /// Every asset id the run may act on as a fixture (the user's, or those a bundled run makes).
+    pub fn fixture_ids(&self) -> Vec<String> {
+        let (pool, per_sequence) = self.fixture_plan();
+        pool.into_iter().chain(per_sequence.into_values().flatten()).collect()
+    }
+
     /// Every trial, with the reason it is skipped where it is.
     pub fn units(&self) -> Vec<Unit> {
         let (pool, per_sequence) = self.fixture_plan();
