@@ -34,7 +34,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Generate requests, send them to a target (default: the bundled server) and check every answer.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Run the bundled reference server standalone, for clients and other tools.
     Serve(ServeArgs),
     /// Judge recorded exchanges (HAR 1.2, or batchconf's JSON exchange form) against the contract.
@@ -78,10 +78,10 @@ pub struct RunArgs {
     pub target: Option<String>,
     #[command(flatten)]
     pub auth: AuthArgs,
-    /// Directory of the contract (manifest and JSON Schemas).
+    /// Directory of the contract (manifest and JSON Schemas); default: the built-in contract.
     #[arg(long, value_name = "DIR")]
     pub schemas: Option<PathBuf>,
-    /// Directory of case files.
+    /// Directory of case files; default: the built-in cases.
     #[arg(long, value_name = "DIR")]
     pub cases: Option<PathBuf>,
     /// Seed of the generators; the same seed sends the same requests. Printed on every run.
@@ -117,6 +117,10 @@ pub struct RunArgs {
     /// Write every divergence, with its minimal request and response, as JSON here.
     #[arg(long, value_name = "FILE")]
     pub report_json: Option<PathBuf>,
+    /// Write one self-contained HTML page here: the verdict, the summary per check, the coverage
+    /// grid and every divergence.
+    #[arg(long, value_name = "FILE")]
+    pub report_html: Option<PathBuf>,
     /// Run only the trials whose name contains this text (none matching is an error).
     pub filter: Option<String>,
     /// Plant a fault in the bundled server (no `--target` only): see `batchconf list`.
@@ -157,7 +161,7 @@ pub struct ValidateArgs {
     /// Recorded exchanges: `.har` (HAR 1.2) or batchconf's JSON exchange form.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Directory of the contract (manifest and JSON Schemas).
+    /// Directory of the contract (manifest and JSON Schemas); default: the built-in contract.
     #[arg(long, value_name = "DIR")]
     pub schemas: Option<PathBuf>,
 }
@@ -172,7 +176,7 @@ pub struct ReplayArgs {
     pub target: Option<String>,
     #[command(flatten)]
     pub auth: AuthArgs,
-    /// Directory of the contract (manifest and JSON Schemas).
+    /// Directory of the contract (manifest and JSON Schemas); default: the built-in contract.
     #[arg(long, value_name = "DIR")]
     pub schemas: Option<PathBuf>,
     /// Give up on one request after this long.
@@ -182,7 +186,7 @@ pub struct ReplayArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ListArgs {
-    /// Directory of case files.
+    /// Directory of case files; default: the built-in cases.
     #[arg(long, value_name = "DIR")]
     pub cases: Option<PathBuf>,
 }
@@ -199,7 +203,7 @@ pub struct InitArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct OpenapiArgs {
-    /// Directory of the contract (manifest and JSON Schemas).
+    /// Directory of the contract (manifest and JSON Schemas); default: the built-in contract.
     #[arg(long, value_name = "DIR")]
     pub schemas: Option<PathBuf>,
 }

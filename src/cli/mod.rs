@@ -14,7 +14,7 @@ use args::{Cli, Command};
 /// Parses the command line and runs the command; returns the process exit code.
 pub fn main() -> i32 {
     let result = match Cli::parse().command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Serve(args) => batchconf::server::serve(ServeSettings {
             port: args.port,
             tokens: args.tokens,

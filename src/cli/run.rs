@@ -5,7 +5,7 @@ use std::time::Duration;
 use batchconf::engine::{RunOptions, Settings, Suite, TargetSpec};
 use batchconf::error::{Error, Verdict};
 use batchconf::report::{
-    coverage::Coverage, json::Json, junit::Junit, progress::Progress, summary::Summary, terminal::Terminal,
+    coverage::Coverage, html::Html, json::Json, junit::Junit, progress::Progress, summary::Summary, terminal::Terminal,
 };
 
 use super::args::RunArgs;
@@ -38,6 +38,7 @@ fn options(a: RunArgs) -> RunOptions {
 }
 
 pub fn run(args: RunArgs) -> Result<Verdict, Error> {
+    let report_html = args.report_html.clone();
     let suite = Suite::new(Settings::new(options(args))?)?;
     let s = &suite.settings;
     let selected = suite.selected()?;
@@ -48,6 +49,7 @@ pub fn run(args: RunArgs) -> Result<Verdict, Error> {
     };
     let junit = s.junit.as_deref().map(Junit::new).transpose()?;
     let json = s.report_json.as_deref().map(|p| Json::new(p, &target_name, &s.project_id)).transpose()?;
+    let html = report_html.as_deref().map(|p| Html::new(p, &target_name, &s.contract)).transpose()?;
     let where_to = match &s.target {
         TargetSpec::Bundled { fault: None, .. } => "the bundled reference server".to_string(),
         TargetSpec::Bundled { fault: Some(f), .. } => {
@@ -76,6 +78,9 @@ pub fn run(args: RunArgs) -> Result<Verdict, Error> {
     }
     if let Some(j) = json {
         suite.hub.add(Box::new(j.with_coverage(coverage.clone())));
+    }
+    if let Some(h) = html {
+        suite.hub.add(Box::new(h.with_coverage(coverage.clone())));
     }
     let verdict = suite.run(&selected);
     suite.shutdown();
