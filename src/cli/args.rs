@@ -79,10 +79,10 @@ pub struct RunArgs {
     #[command(flatten)]
     pub auth: AuthArgs,
     /// Directory of the contract (manifest and JSON Schemas); default: the built-in contract.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "BATCHCONF_SCHEMAS")]
     pub schemas: Option<PathBuf>,
     /// Directory of case files; default: the built-in cases.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "BATCHCONF_CASES")]
     pub cases: Option<PathBuf>,
     /// Seed of the generators; the same seed sends the same requests. Printed on every run.
     #[arg(long)]
@@ -162,7 +162,7 @@ pub struct ValidateArgs {
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Directory of the contract (manifest and JSON Schemas); default: the built-in contract.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "BATCHCONF_SCHEMAS")]
     pub schemas: Option<PathBuf>,
 }
 
@@ -177,7 +177,7 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub auth: AuthArgs,
     /// Directory of the contract (manifest and JSON Schemas); default: the built-in contract.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "BATCHCONF_SCHEMAS")]
     pub schemas: Option<PathBuf>,
     /// Give up on one request after this long.
     #[arg(long, default_value_t = 10_000)]
@@ -187,7 +187,7 @@ pub struct ReplayArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ListArgs {
     /// Directory of case files; default: the built-in cases.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "BATCHCONF_CASES")]
     pub cases: Option<PathBuf>,
 }
 
@@ -204,6 +204,6 @@ pub struct InitArgs {
 #[derive(Debug, Clone, Args)]
 pub struct OpenapiArgs {
     /// Directory of the contract (manifest and JSON Schemas); default: the built-in contract.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "BATCHCONF_SCHEMAS")]
     pub schemas: Option<PathBuf>,
 }
