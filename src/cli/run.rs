@@ -67,8 +67,10 @@ pub fn run(args: RunArgs) -> Result<Verdict, Error> {
     }
     // An unreachable target is one clear error (exit 3), not a failure per trial.
     suite.engine()?;
-    suite.hub.add(Box::new(Terminal::new(selected.iter().map(|u| u.index).collect())));
-    suite.hub.add(Box::new(Progress::start()));
+    // The libtest lines print through the progress display, so its spinner never draws over them.
+    let progress = Progress::start();
+    suite.hub.add(Box::new(Terminal::new(selected.iter().map(|u| u.index).collect(), progress.lines())));
+    suite.hub.add(Box::new(progress));
     // One coverage tracker, fed once, read by every report that shows it.
     let coverage = Coverage::new(s.contract.clone(), s.fixture_ids());
     suite.hub.add(Box::new(coverage.clone()));
