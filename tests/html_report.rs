@@ -78,14 +78,29 @@ fn the_page_renders_in_a_browser_with_verdict_coverage_and_divergence() {
     let server = Serve::start(TOKEN, &["--fault", "server-error-on-repeated-id"]);
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("report.html");
+    let json = dir.path().join("report.json");
     let o = common::batchconf()
         .args(["run", "--target", &server.url, "--project-id", "p", "--token", TOKEN, "--seed", "5"])
         .args(["--fixture-assets", "f1,f2", "--examples", "40", "--report-html"])
         .arg(&page)
+        .arg("--report-json")
+        .arg(&json)
         .arg("property::ordinary-batches")
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    // The JSON report carries the same coverage, as data, and still reads back.
+    let report = batchconf::report::json::read(&json).unwrap();
+    let coverage = report.coverage.expect("the JSON report has a `coverage` object");
+    assert!(coverage.statuses.contains_key("500") && coverage.error_codes.contains_key("MSS.00000004"), "{coverage:?}");
+    assert!(
+        coverage.id_kinds.contains_key("fixture") && coverage.id_kinds.contains_key("repeated ids"),
+        "{coverage:?}"
+    );
+    assert!(coverage.actions.values().any(|a| a.states.contains_key("absent")), "{coverage:?}");
+    let raw: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(raw["coverage"]["actions"].is_object() && raw["coverage"]["not_exercised"].is_array(), "{raw}");
+
     let written = std::fs::read_to_string(&page).unwrap();
     // Self-contained: nothing to fetch, nothing to run.
     for outside in ["<script", "<link", "src=", "@import", "url("] {

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 
+use super::coverage::Coverage;
 use super::summary::Summary;
 use crate::engine::{Hints, RunOptions, Settings, Suite};
 use crate::error::exit;
@@ -70,7 +71,10 @@ pub fn gate() -> std::process::ExitCode {
         return libtest_mimic::run(&args, trials(&suite)).exit_code();
     }
     println!("batchconf suite: seed {}", suite.settings.seed);
-    suite.hub.add(Box::new(Summary::default()));
+    // The same summary `batchconf run` ends with, coverage included.
+    let coverage = Coverage::new(suite.settings.contract.clone(), suite.settings.fixture_ids());
+    suite.hub.add(Box::new(coverage.clone()));
+    suite.hub.add(Box::new(Summary::with_coverage(coverage, &suite.settings.contract)));
     let conclusion = libtest_mimic::run(&args, trials(&suite));
     let stopped = if conclusion.num_passed + conclusion.num_failed > 0 { suite.prove_tested() } else { None };
     if let Err(e) = suite.hub.finish(&suite.run_end()) {
