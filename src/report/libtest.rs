@@ -29,6 +29,8 @@ pub fn options_from_env() -> Result<RunOptions, String> {
         ak: env("HUAWEICLOUD_SDK_AK"),
         sk: env("HUAWEICLOUD_SDK_SK"),
         fixture_assets: env("BATCHCONF_FIXTURE_ASSETS"),
+        schemas: env("BATCHCONF_SCHEMAS").map(std::path::PathBuf::from),
+        cases: env("BATCHCONF_CASES").map(std::path::PathBuf::from),
         allow_destructive: env("BATCHCONF_ALLOW_DESTRUCTIVE").is_some(),
         seed: number("BATCHCONF_SEED")?,
         examples: number("BATCHCONF_EXAMPLES")?.map(|n| n as u32).unwrap_or(100),
