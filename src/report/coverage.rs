@@ -45,7 +45,7 @@ pub struct CoverageData {
     pub actions_not_sent: Vec<String>,
     /// Negative rule to requests sent that broke it.
     pub negative_rules: BTreeMap<String, u64>,
-    /// Auth variant to requests sent with it (`valid credentials` included).
+    /// Auth variant to requests sent with it (`valid credentials`: with the run's own).
     pub auth_variants: BTreeMap<String, u64>,
     /// Kind of id (`fixture`, `made-up`, `long`, `non-ASCII`, `whitespace`, `other`) or of batch
     /// (`empty batch`, `one id`, `repeated ids`, `100+ ids`) to how many were sent.
@@ -156,11 +156,15 @@ impl Tracker {
             }
             return;
         }
-        match part {
-            Part::Rule(rule) => bump(&mut self.data.negative_rules, rule.clone()),
-            Part::Auth(mode) => bump(&mut self.data.auth_variants, mode.describe()),
-            Part::Whole => bump(&mut self.data.auth_variants, crate::generate::AuthMode::Valid.describe()),
-        }
+        let auth = match part {
+            Part::Auth(mode) => *mode,
+            Part::Rule(rule) => {
+                bump(&mut self.data.negative_rules, rule.clone());
+                crate::generate::AuthMode::Valid
+            }
+            Part::Whole => crate::generate::AuthMode::Valid,
+        };
+        bump(&mut self.data.auth_variants, auth.describe());
         let Some(request) = x.request.json() else { return };
         let batch = self.contract.batch().clone();
         let ids: Vec<String> = request
