@@ -95,6 +95,40 @@ fn init_writes_a_copy_that_runs() {
     assert_eq!(std::fs::read_to_string(work.join("x/schemas/manifest.json")).unwrap(), "{}");
 }
 
+#[test]
+fn the_copy_can_be_named_by_environment_variables_and_a_flag_wins() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = installed(tmp.path());
+    let work = tmp.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    assert_eq!(run(&bin, &work, &["init", "x"]).status.code(), Some(0));
+    std::fs::write(
+        work.join("x/cases/mine.json"),
+        r#"{"kind": "example", "request": {"action": "DELETE", "asset_ids": ["$unknown"]}}"#,
+    )
+    .unwrap();
+    let with_env = |args: &[&str]| {
+        spawn(
+            Command::new(&bin)
+                .args(args)
+                .current_dir(&work)
+                .env_clear()
+                .env("BATCHCONF_SCHEMAS", "x/schemas")
+                .env("BATCHCONF_CASES", "x/cases"),
+        )
+    };
+    let r = with_env(&["run", "--examples", "2", "example::mine"]);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    let first = text(&r).lines().next().unwrap_or_default().to_string();
+    assert!(first.contains("contract: x/schemas") && first.contains("cases: x/cases"), "{first}");
+    let list = with_env(&["list"]);
+    assert!(text(&list).contains("example::mine"), "{}", text(&list));
+    // A flag is more specific than the environment.
+    let r = with_env(&["run", "--dry-run", "--cases", "x/nothing-here"]);
+    assert_eq!(r.status.code(), Some(2), "{}", text(&r));
+    assert!(text(&r).contains("x/nothing-here"), "{}", text(&r));
+}
+
 /// The copy of the binary above still sits on the machine that built it, so it would find a
 /// checkout path baked in at build time. What keeps it from reading one: no code outside tests
 /// names the checkout.

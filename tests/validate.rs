@@ -2,8 +2,9 @@
 //! stdout and stderr. The published example's whole transcript is compared with a committed file;
 //! `BLESS=1 cargo test --test validate` rewrites it after an intended change.
 
+mod common;
+
 use std::path::PathBuf;
-use std::process::Command;
 
 struct Run {
     code: i32,
@@ -17,12 +18,8 @@ fn root() -> PathBuf {
 
 /// Runs `batchconf validate ARGS…` from the crate root (so labels show paths relative to it).
 fn validate(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_batchconf"))
-        .current_dir(root())
-        .arg("validate")
-        .args(args)
-        .output()
-        .expect("the batchconf binary runs");
+    let out =
+        common::batchconf().current_dir(root()).arg("validate").args(args).output().expect("the batchconf binary runs");
     let run = Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -83,11 +83,11 @@ pub struct RunArgs {
     pub target: Option<String>,
     #[command(flatten)]
     pub auth: AuthArgs,
-    /// Directory of the contract (manifest and JSON Schemas).
-    #[arg(long, value_name = "DIR")]
+    /// Directory of the contract (manifest and JSON Schemas); default: the built-in contract.
+    #[arg(long, value_name = "DIR", env = "BATCHCONF_SCHEMAS")]
     pub schemas: Option<PathBuf>,
-    /// Directory of case files.
-    #[arg(long, value_name = "DIR")]
+    /// Directory of case files; default: the built-in cases.
+    #[arg(long, value_name = "DIR", env = "BATCHCONF_CASES")]
     pub cases: Option<PathBuf>,
     /// Seed of the generators; the same seed sends the same requests. Printed on every run.
     #[arg(long)]
@@ -131,6 +131,10 @@ pub struct RunArgs {
     /// Stop any run after this long (exit 3: the target could not be tested within it).
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub max_duration: Option<std::time::Duration>,
+    /// Write one self-contained HTML page here: the verdict, the summary per check, the coverage
+    /// grid and every divergence.
+    #[arg(long, value_name = "FILE")]
+    pub report_html: Option<PathBuf>,
     /// Run only the trials whose name contains this text (none matching is an error).
     pub filter: Option<String>,
     /// Plant a fault in the bundled server (no `--target` only): see `batchconf list`.
@@ -171,8 +175,8 @@ pub struct ValidateArgs {
     /// Recorded exchanges: `.har` (HAR 1.2) or batchconf's JSON exchange form.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Directory of the contract (manifest and JSON Schemas).
-    #[arg(long, value_name = "DIR")]
+    /// Directory of the contract (manifest and JSON Schemas); default: the built-in contract.
+    #[arg(long, value_name = "DIR", env = "BATCHCONF_SCHEMAS")]
     pub schemas: Option<PathBuf>,
 }
 
@@ -186,8 +190,8 @@ pub struct ReplayArgs {
     pub target: Option<String>,
     #[command(flatten)]
     pub auth: AuthArgs,
-    /// Directory of the contract (manifest and JSON Schemas).
-    #[arg(long, value_name = "DIR")]
+    /// Directory of the contract (manifest and JSON Schemas); default: the built-in contract.
+    #[arg(long, value_name = "DIR", env = "BATCHCONF_SCHEMAS")]
     pub schemas: Option<PathBuf>,
     /// Give up on one request after this long.
     #[arg(long, default_value_t = 10_000)]
@@ -196,8 +200,8 @@ pub struct ReplayArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ListArgs {
-    /// Directory of case files.
-    #[arg(long, value_name = "DIR")]
+    /// Directory of case files; default: the built-in cases.
+    #[arg(long, value_name = "DIR", env = "BATCHCONF_CASES")]
     pub cases: Option<PathBuf>,
     /// Directory of the contract (manifest and schemas) whose negative rules to list.
     #[arg(long, value_name = "DIR")]
@@ -216,7 +220,7 @@ pub struct InitArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct OpenapiArgs {
-    /// Directory of the contract (manifest and JSON Schemas).
-    #[arg(long, value_name = "DIR")]
+    /// Directory of the contract (manifest and JSON Schemas); default: the built-in contract.
+    #[arg(long, value_name = "DIR", env = "BATCHCONF_SCHEMAS")]
     pub schemas: Option<PathBuf>,
 }

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use batchconf::engine::{Limits, RunOptions, Settings, Suite, TargetSpec};
 use batchconf::error::{Error, Verdict};
-use batchconf::report::{json::Json, junit::Junit, progress::Progress, summary::Summary, terminal::Terminal};
+use batchconf::report::{
+    coverage::Coverage, html::Html, json::Json, junit::Junit, progress::Progress, summary::Summary, terminal::Terminal,
+};
 
 use super::args::RunArgs;
 
@@ -37,6 +39,7 @@ fn options(a: RunArgs) -> RunOptions {
 }
 
 pub fn run(args: RunArgs) -> Result<Verdict, Error> {
+    let report_html = args.report_html.clone();
     let suite = Suite::new(Settings::new(options(args))?)?;
     let s = &suite.settings;
     let selected = suite.selected()?;
@@ -47,6 +50,7 @@ pub fn run(args: RunArgs) -> Result<Verdict, Error> {
     };
     let junit = s.junit.as_deref().map(Junit::new).transpose()?;
     let json = s.report_json.as_deref().map(|p| Json::new(p, &target_name, &s.project_id)).transpose()?;
+    let html = report_html.as_deref().map(|p| Html::new(p, &target_name, &s.contract)).transpose()?;
     let where_to = match &s.target {
         TargetSpec::Bundled { fault: None, .. } => "the bundled reference server".to_string(),
         TargetSpec::Bundled { fault: Some(f), .. } => {
@@ -64,14 +68,22 @@ pub fn run(args: RunArgs) -> Result<Verdict, Error> {
     }
     // An unreachable target is one clear error (exit 3), not a failure per trial.
     suite.engine()?;
-    suite.hub.add(Box::new(Terminal::new(selected.iter().map(|u| u.index).collect())));
-    suite.hub.add(Box::new(Progress::start(s.limits)));
-    suite.hub.add(Box::new(Summary::default()));
+    // The libtest lines print through the progress display, so its spinner never draws over them.
+    let progress = Progress::start(s.limits);
+    suite.hub.add(Box::new(Terminal::new(selected.iter().map(|u| u.index).collect(), progress.lines())));
+    suite.hub.add(Box::new(progress));
+    // One coverage tracker, fed once, read by every report that shows it.
+    let coverage = Coverage::new(s.contract.clone(), s.fixture_ids());
+    suite.hub.add(Box::new(coverage.clone()));
+    suite.hub.add(Box::new(Summary::with_coverage(coverage.clone(), &s.contract)));
     if let Some(j) = junit {
         suite.hub.add(Box::new(j));
     }
     if let Some(j) = json {
-        suite.hub.add(Box::new(j));
+        suite.hub.add(Box::new(j.with_coverage(coverage.clone())));
+    }
+    if let Some(h) = html {
+        suite.hub.add(Box::new(h.with_coverage(coverage.clone())));
     }
     let verdict = suite.run(&selected);
     suite.shutdown();

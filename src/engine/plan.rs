@@ -125,6 +125,36 @@ pub struct Settings {
     pub report_json: Option<PathBuf>,
     pub filter: Option<String>,
     pub limits: super::Limits,
+    /// How messages name what the user can set: flags, or the `cargo test` gate's variables.
+    pub hints: Hints,
+}
+
+/// How a hint names a setting: the command line's flag, or the environment variable the
+/// `cargo test` gate reads instead (set by [`crate::report::libtest`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Hints {
+    #[default]
+    Flags,
+    Env,
+}
+
+impl Hints {
+    /// `--fixture-assets` as this run's user sets it, in backquotes.
+    pub fn name(self, flag: &str) -> String {
+        let env = match flag {
+            "--fixture-assets" => "BATCHCONF_FIXTURE_ASSETS",
+            "--allow-destructive" => "BATCHCONF_ALLOW_DESTRUCTIVE=1",
+            "--token" => "BATCHCONF_TOKEN",
+            "--ak" => "HUAWEICLOUD_SDK_AK",
+            "--sk" => "HUAWEICLOUD_SDK_SK",
+            "--target" => "BATCHCONF_TARGET",
+            other => other,
+        };
+        match self {
+            Hints::Flags => format!("`{flag}`"),
+            Hints::Env => format!("`{env}`"),
+        }
+    }
 }
 
 /// The project id a bundled run uses (the reference server takes any).
@@ -238,6 +268,7 @@ impl Settings {
             report_json: o.report_json.clone(),
             filter: o.filter.clone(),
             limits: o.limits,
+            hints: Hints::Flags,
         })
     }
 
@@ -282,9 +313,16 @@ impl Settings {
         (available, per)
     }
 
+    /// Every asset id the run may act on as a fixture (the user's, or those a bundled run makes).
+    pub fn fixture_ids(&self) -> Vec<String> {
+        let (pool, per_sequence) = self.fixture_plan();
+        pool.into_iter().chain(per_sequence.into_values().flatten()).collect()
+    }
+
     /// Every trial, with the reason it is skipped where it is.
     pub fn units(&self) -> Vec<Unit> {
         let (pool, per_sequence) = self.fixture_plan();
+        let hint = |flag: &str| self.hints.name(flag);
         let mut out = Vec::new();
         for case in &self.cases {
             let base = format!("{}::{}", case.kind(), case.name);
@@ -295,17 +333,17 @@ impl Settings {
                     _ => !pool.is_empty(),
                 };
                 if self.fixtures.is_empty() {
-                    skip = Some("needs existing assets: name some with `--fixture-assets`".to_string());
+                    skip = Some(format!("needs existing assets: name some with {}", hint("--fixture-assets")));
                 } else if case.destructive() && !self.allow_destructive {
-                    skip = Some(
-                        "sends DELETE_FORCE to a fixture, which cannot be undone: needs `--allow-destructive`"
-                            .to_string(),
-                    );
+                    skip = Some(format!(
+                        "sends DELETE_FORCE to a fixture, which cannot be undone: needs {}",
+                        hint("--allow-destructive")
+                    ));
                 } else if !has {
-                    skip = Some(
-                        "needs more fixture assets than `--fixture-assets` gives (destructive cases take their own)"
-                            .to_string(),
-                    );
+                    skip = Some(format!(
+                        "needs more fixture assets than {} gives (destructive cases take their own)",
+                        hint("--fixture-assets")
+                    ));
                 }
             }
             match &case.body {
@@ -326,9 +364,9 @@ impl Settings {
                         let no_aksk = !self.is_bundled() && self.creds.aksk.is_none();
                         let no_token = !self.is_bundled() && self.creds.token.is_none();
                         let skip = if mode.needs_aksk() && no_aksk {
-                            Some("needs AK/SK credentials (`--ak`, `--sk`)".to_string())
+                            Some(format!("needs AK/SK credentials ({}, {})", hint("--ak"), hint("--sk")))
                         } else if mode.needs_token() && no_token {
-                            Some("needs a token (`--token`)".to_string())
+                            Some(format!("needs a token ({})", hint("--token")))
                         } else {
                             skip.clone()
                         };

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::coverage::{Coverage, CoverageData};
 use super::trials::Trials;
 use crate::checks::{Expect, Violation};
 use crate::error::SetupError;
@@ -36,6 +37,9 @@ pub struct JsonReport {
     pub stopped: Option<String>,
     pub skipped: Vec<Skipped>,
     pub divergences: Vec<Entry>,
+    /// What the run exercised (see [`super::coverage`]); absent in reports written without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<CoverageData>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -82,6 +86,7 @@ pub struct Json {
     target: String,
     project_id: String,
     trials: Trials,
+    coverage: Option<Coverage>,
 }
 
 impl Json {
@@ -93,7 +98,14 @@ impl Json {
             target: target.to_string(),
             project_id: project_id.to_string(),
             trials: Trials::default(),
+            coverage: None,
         })
+    }
+
+    /// The report also carries what the run exercised (a handle the hub feeds elsewhere).
+    pub fn with_coverage(mut self, coverage: Coverage) -> Json {
+        self.coverage = Some(coverage);
+        self
     }
 
     pub fn report(&self, end: &RunEnd) -> JsonReport {
@@ -133,6 +145,7 @@ impl Json {
                     }
                 })
                 .collect(),
+            coverage: self.coverage.as_ref().map(Coverage::data),
         }
     }
 }
@@ -220,6 +233,7 @@ mod tests {
             stopped: None,
             skipped: vec![],
             divergences: vec![],
+            coverage: None,
         }
     }
 

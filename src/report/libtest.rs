@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 
+use super::coverage::Coverage;
 use super::summary::Summary;
-use crate::engine::{RunOptions, Settings, Suite};
+use crate::engine::{Hints, RunOptions, Settings, Suite};
 use crate::error::exit;
 use crate::events::TrialEnd;
 
@@ -28,6 +29,8 @@ pub fn options_from_env() -> Result<RunOptions, String> {
         ak: env("HUAWEICLOUD_SDK_AK"),
         sk: env("HUAWEICLOUD_SDK_SK"),
         fixture_assets: env("BATCHCONF_FIXTURE_ASSETS"),
+        schemas: env("BATCHCONF_SCHEMAS").map(std::path::PathBuf::from),
+        cases: env("BATCHCONF_CASES").map(std::path::PathBuf::from),
         allow_destructive: env("BATCHCONF_ALLOW_DESTRUCTIVE").is_some(),
         seed: number("BATCHCONF_SEED")?,
         examples: number("BATCHCONF_EXAMPLES")?.map(|n| n as u32).unwrap_or(100),
@@ -40,11 +43,19 @@ pub fn options_from_env() -> Result<RunOptions, String> {
     })
 }
 
+/// The gate's settings: its hints name the environment variables it reads, not flags (a `cargo
+/// test` user sets no flags).
+pub fn settings(options: RunOptions) -> Result<Settings, String> {
+    let mut settings = Settings::new(options).map_err(|e| e.to_string())?;
+    settings.hints = Hints::Env;
+    Ok(settings)
+}
+
 /// The gate's `main`: runs the suite as libtest trials and exits the way libtest does, or 2 when
 /// the environment is wrong, or 3 when the target cannot be tested.
 pub fn gate() -> std::process::ExitCode {
     let args = Arguments::from_args();
-    let settings = match options_from_env().and_then(|o| Settings::new(o).map_err(|e| e.to_string())) {
+    let settings = match options_from_env().and_then(settings) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("batchconf suite: {e}");
@@ -62,7 +73,10 @@ pub fn gate() -> std::process::ExitCode {
         return libtest_mimic::run(&args, trials(&suite)).exit_code();
     }
     println!("batchconf suite: seed {}", suite.settings.seed);
-    suite.hub.add(Box::new(Summary::default()));
+    // The same summary `batchconf run` ends with, coverage included.
+    let coverage = Coverage::new(suite.settings.contract.clone(), suite.settings.fixture_ids());
+    suite.hub.add(Box::new(coverage.clone()));
+    suite.hub.add(Box::new(Summary::with_coverage(coverage, &suite.settings.contract)));
     let conclusion = libtest_mimic::run(&args, trials(&suite));
     let stopped = if conclusion.num_passed + conclusion.num_failed > 0 { suite.prove_tested() } else { None };
     if let Err(e) = suite.hub.finish(&suite.run_end()) {
@@ -107,5 +121,32 @@ fn run_one(suite: &Suite, index: usize) -> Result<(), Failed> {
             let context = suite.context();
             Err(found.iter().map(|d| context.divergence(d)).collect::<Vec<_>>().join("\n").into())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gates_skip_reasons_name_environment_variables_not_flags() {
+        let remote = RunOptions {
+            target: Some("https://x.example".into()),
+            project_id: Some("p".into()),
+            token: Some("t".into()),
+            ..RunOptions::default()
+        };
+        let reasons = |s: Settings| -> Vec<String> { s.units().into_iter().filter_map(|u| u.skip).collect() };
+        let gate = reasons(settings(remote.clone()).unwrap());
+        assert!(gate.iter().any(|r| r.contains("`BATCHCONF_FIXTURE_ASSETS`")), "{gate:?}");
+        assert!(gate.iter().any(|r| r.contains("`HUAWEICLOUD_SDK_AK`, `HUAWEICLOUD_SDK_SK`")), "{gate:?}");
+        assert!(gate.iter().all(|r| !r.contains("`--")), "a flag named under cargo test: {gate:?}");
+        let gate = reasons(settings(RunOptions { fixture_assets: Some("a,b".into()), ..remote.clone() }).unwrap());
+        assert!(gate.iter().any(|r| r.contains("`BATCHCONF_ALLOW_DESTRUCTIVE=1`")), "{gate:?}");
+
+        // The command line's own settings still name its flags.
+        let cli = reasons(Settings::new(remote).unwrap());
+        assert!(cli.iter().any(|r| r.contains("`--fixture-assets`")), "{cli:?}");
+        assert!(cli.iter().all(|r| !r.contains("BATCHCONF_")), "{cli:?}");
     }
 }

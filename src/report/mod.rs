@@ -5,7 +5,9 @@
 //! committed transcript. The reporters (terminal, summary, progress, JUnit, JSON, libtest) are
 //! consumers of the engine's event stream ([`crate::events`]).
 
+pub mod coverage;
 pub mod curl;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod libtest;

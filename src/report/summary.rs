@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::coverage::Coverage;
 use super::trials::Trials;
 use crate::events::{Event, Reporter, RunEnd, TrialEnd};
 
@@ -10,9 +11,17 @@ use crate::events::{Event, Reporter, RunEnd, TrialEnd};
 #[derive(Default)]
 pub struct Summary {
     trials: Trials,
+    /// The coverage table to end with, and the contract's lifecycle states (its columns' order).
+    coverage: Option<(Coverage, Vec<String>)>,
 }
 
 impl Summary {
+    /// A summary that ends with the coverage table.
+    pub fn with_coverage(coverage: Coverage, contract: &crate::contract::Contract) -> Summary {
+        let states = contract.manifest.lifecycle.as_ref().map(|l| l.states.clone()).unwrap_or_default();
+        Summary { trials: Trials::default(), coverage: Some((coverage, states)) }
+    }
+
     pub fn text(&self, end: &RunEnd) -> String {
         let mut per_check: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for d in self.trials.divergences() {
@@ -58,6 +67,9 @@ impl Summary {
         if !skipped.is_empty() {
             out.push_str("skipped:\n");
             out.push_str(&skipped.concat());
+        }
+        if let Some((coverage, states)) = &self.coverage {
+            out.push_str(&coverage.data().text(states));
         }
         out.push_str(&format!("requests sent: {}", end.sent));
         if end.throttled > 0 {

@@ -5,10 +5,13 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
+use super::progress::Lines;
 use super::trials::Trials;
 use crate::events::{Event, Reporter, RunEnd, TrialEnd};
 
 pub struct Terminal {
+    /// Where lines go: around the spinner, never under it.
+    lines: Lines,
     /// The plan indices of the selected trials, in order, and how far printing has got.
     order: Vec<usize>,
     next: usize,
@@ -18,19 +21,23 @@ pub struct Terminal {
 
 impl Terminal {
     /// `selected`: the plan indices of the trials that will be told of. Prints `running N tests`.
-    pub fn new(selected: Vec<usize>) -> Terminal {
-        println!("\nrunning {} tests", selected.len());
-        Terminal { order: selected, next: 0, finished: BTreeMap::new(), trials: Trials::default() }
+    /// `lines`: how to print while a progress display runs ([`Progress::lines`]).
+    pub fn new(selected: Vec<usize>, lines: Lines) -> Terminal {
+        lines.print(&format!("\nrunning {} tests\n", selected.len()));
+        Terminal { lines, order: selected, next: 0, finished: BTreeMap::new(), trials: Trials::default() }
     }
 
     /// Prints every finished trial whose turn has come.
     fn flush(&mut self) {
-        let mut out = std::io::stdout().lock();
+        let mut text = String::new();
         while let Some(line) = self.order.get(self.next).and_then(|i| self.finished.remove(i)) {
-            let _ = writeln!(out, "{line}");
+            text.push_str(&line);
+            text.push('\n');
             self.next += 1;
         }
-        let _ = out.flush();
+        if !text.is_empty() {
+            self.lines.print(&text);
+        }
     }
 }
 
@@ -64,20 +71,22 @@ impl Reporter for Terminal {
             };
             failures.push((row.name.as_str(), text));
         }
-        let mut out = std::io::stdout().lock();
-        if !failures.is_empty() {
-            let _ = writeln!(out, "\nfailures:\n");
-            for (name, text) in &failures {
-                let _ = writeln!(out, "---- {name} ----\n{text}");
-            }
-            let _ = writeln!(out, "\nfailures:");
-            for (name, _) in &failures {
-                let _ = writeln!(out, "    {name}");
-            }
-        }
         let c = self.trials.counts();
-        let verdict = if c.failed > 0 || end.stopped.is_some() { "FAILED" } else { "ok" };
-        let _ = writeln!(
+        // The spinner may still be drawing (it stops after this reporter): print around it.
+        self.lines.with(|| {
+            let mut out = std::io::stdout().lock();
+            if !failures.is_empty() {
+                let _ = writeln!(out, "\nfailures:\n");
+                for (name, text) in &failures {
+                    let _ = writeln!(out, "---- {name} ----\n{text}");
+                }
+                let _ = writeln!(out, "\nfailures:");
+                for (name, _) in &failures {
+                    let _ = writeln!(out, "    {name}");
+                }
+            }
+            let verdict = if c.failed > 0 || end.stopped.is_some() { "FAILED" } else { "ok" };
+            let _ = writeln!(
             out,
             "\ntest result: {verdict}. {} passed; {} failed; {} ignored; 0 measured; {} not run; finished in {:.2}s",
             c.passed,
@@ -86,6 +95,8 @@ impl Reporter for Terminal {
             c.stopped,
             end.elapsed.as_secs_f64()
         );
+            let _ = out.flush();
+        });
         Ok(())
     }
 }
