@@ -139,7 +139,7 @@ impl Tally {
                 let quiet_for = self.last_answer.lock().unwrap_or_else(|e| e.into_inner()).elapsed();
                 if in_a_row >= SILENT_IN_A_ROW || (in_a_row >= 2 * self.concurrency && quiet_for >= 2 * self.timeout) {
                     self.stop(format!(
-                        "it stopped answering: the last {in_a_row} requests got no answer at all ({}); check that it is up and reachable, or raise `--timeout-ms`",
+                        "it stopped answering: the last {in_a_row} requests got no answer at all ({}); check that it is up and reachable, or allow a longer request timeout (`--timeout-ms`)",
                         reason(x)
                     ));
                 }
@@ -151,7 +151,7 @@ impl Tally {
                     let throttled = self.throttled.fetch_add(1, Relaxed) + 1;
                     if throttled >= THROTTLED_BEFORE_STOP && throttled * 10 >= completed * 9 {
                         self.stop(format!(
-                            "it throttled nearly everything ({throttled} of {completed} answers were still 429 after retries); lower `--rate` or check the account's quota"
+                            "it throttled nearly everything ({throttled} of {completed} answers were still 429 after retries); lower the request rate (`--rate`) or check the account's quota"
                         ));
                     }
                     return false;
@@ -216,12 +216,12 @@ impl Tally {
         let silent = self.silent.load(Relaxed);
         if completed > 0 && throttled * 2 > completed {
             return Some(format!(
-                "it throttled most of the run ({throttled} of {completed} answers were still 429 after retries); lower `--rate` or check the account's quota"
+                "it throttled most of the run ({throttled} of {completed} answers were still 429 after retries); lower the request rate (`--rate`) or check the account's quota"
             ));
         }
         if completed > 0 && silent * 2 > completed {
             return Some(format!(
-                "most requests got no answer at all ({silent} of {completed}); check that it is up and reachable, or raise `--timeout-ms`"
+                "most requests got no answer at all ({silent} of {completed}); check that it is up and reachable, or allow a longer request timeout (`--timeout-ms`)"
             ));
         }
         None
@@ -236,7 +236,7 @@ impl Tally {
 pub fn credentials_refused(with: &Signature) -> String {
     let code = with.error_code.as_deref().map(|c| format!(" {c}")).unwrap_or_default();
     format!(
-        "it answers requests made with the run's credentials exactly as it answers requests with none ({}{code}); check the token or the AK/SK pair, and that `--project-id` is the project they belong to",
+        "it answers requests made with the run's credentials exactly as it answers requests with none ({}{code}); check the token or the AK/SK pair, and that the project id is the project they belong to",
         with.status
     )
 }
