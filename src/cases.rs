@@ -204,8 +204,20 @@ pub struct Auth {
 }
 
 /// Every way the runner knows to send bad credentials.
-pub const AUTH_VARIANTS: &[&str] =
-    &["no-credentials", "wrong-token", "altered-token", "empty-token", "tampered-signature", "stale-date"];
+pub const AUTH_VARIANTS: &[&str] = &[
+    "no-credentials",
+    "wrong-token",
+    "altered-token",
+    "empty-token",
+    "tampered-signature",
+    "stale-date",
+    "future-date",
+    "foreign-access-key",
+    "altered-signature-first",
+    "altered-signature-middle",
+    "empty-signature",
+    "unsigned-date",
+];
 
 #[derive(Debug, Clone)]
 pub struct Sequence {

@@ -52,9 +52,25 @@ impl Credentials {
     }
 
     fn verify_signature(&self, req: &Incoming, now: DateTime<Utc>, behaviour: &Behaviour) -> Result<(), Refusal> {
-        let secret_for = |ak: &str| self.aksk.iter().find(|(a, _)| a == ak).map(|(_, sk)| sk.clone());
+        let secret_for = |ak: &str| {
+            let known = self.aksk.iter().find(|(a, _)| a == ak);
+            let known =
+                if behaviour.broken(Fault::AcceptForeignAccessKey) { known.or(self.aksk.first()) } else { known };
+            known.map(|(_, sk)| sk.clone())
+        };
         let max_skew = if behaviour.broken(Fault::AcceptStaleDate) { Duration::from_secs(u64::MAX) } else { MAX_SKEW };
-        let verdict = sign::verify(
+        let lax = sign::Lax {
+            future_dates: behaviour.broken(Fault::AcceptFutureDate),
+            uncovered_headers: behaviour.broken(Fault::AcceptUncoveredHeaders),
+            empty_signature: behaviour.broken(Fault::AcceptEmptySignature),
+            compare: match behaviour.fault {
+                Some(Fault::SignatureSkipsFirstChar) => sign::Compare::SkipFirst,
+                Some(Fault::SignatureEndsOnly) => sign::Compare::Ends,
+                Some(Fault::SignatureFirstHalf) => sign::Compare::FirstHalf,
+                _ => sign::Compare::All,
+            },
+        };
+        let verdict = sign::verify_lax(
             &req.method,
             &req.path,
             req.query.as_deref(),
@@ -63,6 +79,7 @@ impl Credentials {
             &secret_for,
             now,
             max_skew,
+            lax,
         );
         match verdict {
             Ok(_) => Ok(()),

@@ -118,6 +118,20 @@ faults! {
         "DELETE_FORCE behaves like DELETE (RESTORE brings the asset back)";
     UnactiveDoesNothing = "unactive-does-nothing", "lifecycle",
         "UNACTIVE answers SUCCESS but the state does not change";
+    AcceptForeignAccessKey = "accept-foreign-access-key", "rejects_bad_credentials",
+        "an access key the server does not know is verified with the first configured secret key";
+    AcceptFutureDate = "accept-future-date", "rejects_bad_credentials",
+        "an `X-Sdk-Date` ahead of the server's clock passes however far (only the past is bounded)";
+    SignatureSkipsFirstChar = "signature-skips-first-char", "rejects_bad_credentials",
+        "the signature's first hex digit is not compared";
+    SignatureEndsOnly = "signature-ends-only", "rejects_bad_credentials",
+        "only the signature's first and last 8 hex digits are compared";
+    SignatureFirstHalf = "signature-first-half", "rejects_bad_credentials",
+        "only the first half of the signature is compared";
+    AcceptEmptySignature = "accept-empty-signature", "rejects_bad_credentials",
+        "an empty `Signature=` is accepted";
+    AcceptUncoveredHeaders = "accept-uncovered-headers", "rejects_bad_credentials",
+        "`SignedHeaders` need not cover `host` and `x-sdk-date`";
 }
 
 variants! {
