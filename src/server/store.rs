@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use super::catalogue::{Behaviour, Fault, Variant};
 
@@ -68,7 +69,7 @@ impl State {
         }
     }
 
-    fn is_live(self) -> bool {
+    pub(crate) fn is_live(self) -> bool {
         matches!(self, State::Actived | State::Unactived)
     }
 }
@@ -107,7 +108,15 @@ impl Failure {
 #[derive(Debug, Default)]
 pub struct Store {
     assets: Mutex<HashMap<String, Asset>>,
+    /// Under `lost-concurrent-updates` only: whole copies of the assets, each written back over
+    /// them at its instant (a batch's "commit"), the way a read-modify-write without a lock loses
+    /// the updates of any batch that ran meanwhile.
+    pending: Mutex<Vec<(Instant, HashMap<String, Asset>)>>,
 }
+
+/// How long after it arrives a batch's changes land under `lost-concurrent-updates` (and how
+/// long its answer waits, so a client that waits for the answer never sees the gap).
+pub(crate) const LOST_UPDATE_WINDOW: Duration = Duration::from_millis(30);
 
 impl Store {
     /// Every fixture exists, `ACTIVED` and not shared; no other id exists.
@@ -116,13 +125,19 @@ impl Store {
             .iter()
             .map(|id| (id.clone(), Asset { state: State::Actived, before_delete: State::Actived, shared: false }))
             .collect();
-        Store { assets: Mutex::new(assets) }
+        Store { assets: Mutex::new(assets), pending: Mutex::default() }
     }
 
     /// A panic elsewhere while holding the lock leaves the map whole (each update is one insert
     /// or field write), so a poisoned lock is still safe to use.
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Asset>> {
-        self.assets.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        let mut assets = self.assets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = Instant::now();
+        while pending.first().is_some_and(|(at, _)| *at <= now) {
+            *assets = pending.remove(0).1;
+        }
+        assets
     }
 
     pub fn get(&self, id: &str) -> Option<Asset> {
@@ -132,8 +147,56 @@ impl Store {
     /// Applies `action` to each id (each distinct id once) atomically; one outcome per id, in order.
     pub fn apply(&self, action: Action, ids: &[&str], behaviour: &Behaviour) -> Vec<Result<(), Failure>> {
         let mut assets = self.lock();
-        ids.iter().map(|id| apply_one(&mut assets, action, id, behaviour)).collect()
+        if behaviour.broken(Fault::LostConcurrentUpdates) {
+            // Works on a copy and writes all of it back later, over whatever happened meanwhile.
+            let mut copy = assets.clone();
+            drop(assets);
+            let outcomes = apply_batch(&mut copy, action, ids, behaviour);
+            let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            pending.push((Instant::now() + LOST_UPDATE_WINDOW, copy));
+            return outcomes;
+        }
+        apply_batch(&mut assets, action, ids, behaviour)
     }
+}
+
+fn apply_batch(
+    assets: &mut HashMap<String, Asset>,
+    action: Action,
+    ids: &[&str],
+    behaviour: &Behaviour,
+) -> Vec<Result<(), Failure>> {
+    let fault = behaviour.fault;
+    let exists = |assets: &HashMap<String, Asset>, id: &&str| assets.contains_key(*id);
+    let known = ids.iter().filter(|id| exists(assets, id)).count();
+    // The ids a phantom-success fault reports SUCCESS without acting on.
+    let phantom: Vec<&str> = match fault {
+        Some(Fault::PhantomSuccessLargeBatch) if ids.len() >= 6 => {
+            ids.iter().rev().find(|id| exists(assets, id)).copied().into_iter().collect()
+        }
+        Some(Fault::PhantomSuccessMixedBatch) if known > 0 && known < ids.len() => {
+            ids.iter().filter(|id| exists(assets, id)).copied().collect()
+        }
+        _ => vec![],
+    };
+    let outcomes: Vec<Result<(), Failure>> = ids
+        .iter()
+        .map(|id| if phantom.contains(id) { Ok(()) } else { apply_one(assets, action, id, behaviour) })
+        .collect();
+    if fault == Some(Fault::ActsOutsideBatch) && action == Action::Unactive {
+        if let Some(last) = ids.iter().rev().find(|id| exists(assets, id)) {
+            let stem = &last[..last.len() - last.chars().last().map_or(0, char::len_utf8)];
+            let mut next: Vec<&String> =
+                assets.keys().filter(|k| k.as_str() > *last && k.starts_with(stem) && k.len() == last.len()).collect();
+            next.sort();
+            if let Some(neighbour) = next.first().map(|k| k.to_string()) {
+                if let Some(a) = assets.get_mut(&neighbour).filter(|a| a.state.is_live()) {
+                    a.state = State::Unactived;
+                }
+            }
+        }
+    }
+    outcomes
 }
 
 fn apply_one(
@@ -146,6 +209,7 @@ fn apply_one(
     let asset = assets.get_mut(id).ok_or(Failure::NotFound)?;
     let refuse = Err(Failure::NotAllowed(action));
     match action {
+        Action::Delete if asset.state == State::Deleting && behaviour.chose(Variant::SecondDeleteSuccess) => {}
         Action::Delete => {
             if !asset.state.is_live() {
                 return refuse;
@@ -160,6 +224,7 @@ fn apply_one(
             asset.before_delete = asset.state;
             asset.state = State::Deleting;
         }
+        Action::DeleteForce if asset.state == State::Deleting && fault == Some(Fault::ForceDeleteFromBinNotFinal) => {}
         Action::DeleteForce => {
             if asset.state == State::Deleted {
                 return refuse;
@@ -172,11 +237,21 @@ fn apply_one(
         }
         Action::Restore => {
             if asset.state != State::Deleting {
+                if asset.state == State::Actived && fault == Some(Fault::RestoreMovesLive) {
+                    asset.state = State::Unactived;
+                }
                 return refuse;
             }
             if fault != Some(Fault::RestoreDoesNothing) {
-                asset.state = asset.before_delete;
+                let back =
+                    if behaviour.chose(Variant::RestoreToActived) { State::Actived } else { asset.before_delete };
+                asset.state = back;
             }
+        }
+        Action::Active | Action::Unactive
+            if asset.state == State::Deleted && fault == Some(Fault::AnyActionResurrects) =>
+        {
+            asset.state = if action == Action::Active { State::Actived } else { State::Unactived };
         }
         Action::Active | Action::Unactive => {
             if !asset.state.is_live() {
