@@ -123,11 +123,11 @@ pub struct Settings {
     pub filter: Option<String>,
 }
 
-/// The project id a bundled run uses (the reference server takes any).
-/// Fixtures the bundled server holds for random sequences to DELETE_FORCE: one per sequence
-/// tried (and shrunk), so each starts from a live one; beyond that they start from DELETED.
-pub const BUNDLED_RESERVED: usize = 16;
+/// Fixtures the bundled server holds for random sequences to DELETE_FORCE: a try uses the first
+/// not yet destroyed, so tries (and shrinking) start from a live one while they last.
+pub const BUNDLED_RESERVED: usize = 32;
 
+/// The project id a bundled run uses (the reference server takes any).
 pub const BUNDLED_PROJECT: &str = "batchconf-project";
 
 impl Settings {

@@ -153,17 +153,27 @@ impl Engine {
         sequence: u32,
     ) -> Result<Option<Failure>, Stopped> {
         let tag = format!("{} seq {sequence} try {}", unit.name, *attempt);
-        // Each try gets the next reserved fixture, so each starts from a live one while they last.
-        let spare = (!reserved.is_empty()).then(|| reserved[*attempt % reserved.len()].clone());
         *attempt += 1;
-        self.make_live(unit, model, live, &tag).await.map_err(|_| Stopped)?;
+        // The first reserved fixture not yet destroyed, so each try starts from a live one while
+        // they last (on a real target there is one, and after it is gone, none).
+        let mut spare = None;
+        for id in reserved {
+            let x = self.observe(id, &format!("{tag} spare")).await?;
+            if self.state_of(&x).is_some_and(|s| !model.is_gone(&s)) {
+                spare = Some(id.clone());
+                break;
+            }
+        }
         let watched: Vec<String> = live.iter().cloned().chain(spare.clone()).collect();
+        // The spare too, unless an earlier try destroyed it for good.
+        self.make_live(unit, model, &watched, &tag).await.map_err(|_| Stopped)?;
         let mut states = Vec::new();
         for id in &watched {
             let x = self.observe(id, &format!("{tag} start")).await?;
             states.push(self.state_of(&x).unwrap_or_else(|| ABSENT.to_string()));
         }
-        let mut steps = Vec::new();
+        let start: Vec<String> = watched.iter().zip(&states).map(|(id, s)| format!("{id:?} {s}")).collect();
+        let mut steps = vec![format!("0. looked up: {}", start.join(", "))];
         for (i, op) in ops.iter().enumerate() {
             let action = ACTIONS[op.action];
             let mut ids: Vec<String> = Vec::new();
@@ -303,7 +313,8 @@ impl Engine {
             live.iter().zip(&seen).filter(|(_, s)| s.as_deref().is_some_and(f)).map(|(id, _)| id.clone()).collect()
         };
         let in_bin = pick(&|s| model.in_bin(s));
-        let not_active = pick(&|s| s != "ACTIVED");
+        // Nothing brings a gone asset back: those are left as they are.
+        let not_active = pick(&|s| (model.is_live(s) || model.in_bin(s)) && s != "ACTIVED");
         for (action, ids) in [(RESTORE, in_bin), ("ACTIVE", not_active)] {
             if ids.is_empty() {
                 continue;
