@@ -216,7 +216,8 @@ impl Engine {
         if !violations.is_empty() {
             return Ok(Some(Failure { steps: steps.clone(), exchange: x, violations, expect: Expect::Nothing }));
         }
-        let looked = join_all(watched.iter().map(|id| self.observe(id, label))).await;
+        // Judged below, which counts them.
+        let looked = join_all(watched.iter().map(|id| self.fetch(id, label))).await;
         for (k, found) in looked.into_iter().enumerate() {
             let found = found?;
             let allowed = model.next(&states[k], action, said[k]);
@@ -280,11 +281,16 @@ impl Engine {
         said
     }
 
-    /// Looks an asset up, counted like any exchange.
+    /// Looks an asset up, counted like any exchange (for lookups no check judges).
     async fn observe(&self, id: &str, label: &str) -> Result<Exchange, Stopped> {
-        let x = self.lookup(id, label).await.ok_or(Stopped)??;
+        let x = self.fetch(id, label).await?;
         self.tally.observe(&x, AuthMode::Valid);
         Ok(x)
+    }
+
+    /// Looks an asset up, for the caller to judge (judging counts it).
+    async fn fetch(&self, id: &str, label: &str) -> Result<Exchange, Stopped> {
+        self.lookup(id, label).await.ok_or(Stopped)?
     }
 
     /// The state a lookup shows: the manifest's state field, or `$absent` for a not-found status.
@@ -445,7 +451,7 @@ impl Engine {
                 return Ok(Some((Failure { steps, exchange: x, violations, expect }, None)));
             }
             for (k, id) in live.iter().enumerate() {
-                let found = self.observe(id, &label).await?;
+                let found = self.fetch(id, &label).await?;
                 let why =
                     format!("it was {} and the batch named project {:?}, not the run's", states[k], other.project_id);
                 let expect = Expect::State { id: id.clone(), allowed: vec![states[k].clone()], why };
