@@ -321,4 +321,79 @@ mod tests {
         let s = store();
         assert_eq!(s.apply(Action::Share, &["b"], &Behaviour::default()), [Err(Failure::NotFound)]);
     }
+
+    fn with(fault: Fault) -> Behaviour {
+        Behaviour { fault: Some(fault), variants: vec![] }
+    }
+
+    #[test]
+    fn lifecycle_faults_break_one_rule_each() {
+        let ids = |n: usize| (0..n).map(|k| format!("f{k}")).collect::<Vec<_>>();
+        let state_of = |s: &Store, id: &str| s.get(id).map(|a| a.state);
+        // UNACTIVE of f0 also deactivates f1, the id after it.
+        let s = Store::seeded(&ids(3));
+        s.apply(Action::Unactive, &["f0"], &with(Fault::ActsOutsideBatch));
+        assert_eq!(state_of(&s, "f1"), Some(State::Unactived));
+        assert_eq!(state_of(&s, "f2"), Some(State::Actived));
+        // The last existing id of a large batch is reported done, not done.
+        let s = Store::seeded(&ids(6));
+        let all: Vec<String> = ids(6);
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        assert!(s.apply(Action::Unactive, &refs, &with(Fault::PhantomSuccessLargeBatch)).iter().all(Result::is_ok));
+        assert_eq!(state_of(&s, "f5"), Some(State::Actived));
+        assert_eq!(state_of(&s, "f4"), Some(State::Unactived));
+        // Mixed with an unknown id, the existing ones are reported done, not done.
+        let s = Store::seeded(&ids(1));
+        let out = s.apply(Action::Delete, &["f0", "nope"], &with(Fault::PhantomSuccessMixedBatch));
+        assert_eq!(out, [Ok(()), Err(Failure::NotFound)]);
+        assert_eq!(state_of(&s, "f0"), Some(State::Actived));
+        // DELETE_FORCE from the bin leaves the asset restorable.
+        let s = Store::seeded(&ids(1));
+        let b = with(Fault::ForceDeleteFromBinNotFinal);
+        s.apply(Action::Delete, &["f0"], &b);
+        assert_eq!(s.apply(Action::DeleteForce, &["f0"], &b), [Ok(())]);
+        assert_eq!(s.apply(Action::Restore, &["f0"], &b), [Ok(())]);
+        // A force-deleted asset comes back with ACTIVE.
+        let s = Store::seeded(&ids(1));
+        let b = with(Fault::AnyActionResurrects);
+        s.apply(Action::DeleteForce, &["f0"], &b);
+        assert_eq!(s.apply(Action::Active, &["f0"], &b), [Ok(())]);
+        assert_eq!(state_of(&s, "f0"), Some(State::Actived));
+        // RESTORE of a live asset fails, yet deactivates it.
+        let s = Store::seeded(&ids(1));
+        let out = s.apply(Action::Restore, &["f0"], &with(Fault::RestoreMovesLive));
+        assert_eq!(out, [Err(Failure::NotAllowed(Action::Restore))]);
+        assert_eq!(state_of(&s, "f0"), Some(State::Unactived));
+    }
+
+    #[test]
+    fn lost_updates_need_batches_within_the_window() {
+        let b = with(Fault::LostConcurrentUpdates);
+        let s = Store::seeded(&["a".to_string(), "b".to_string()]);
+        // Two batches at once on disjoint assets: the second writes back the first one's asset.
+        s.apply(Action::Unactive, &["a"], &b);
+        s.apply(Action::Delete, &["b"], &b);
+        std::thread::sleep(LOST_UPDATE_WINDOW * 2);
+        assert_eq!(s.get("a").map(|a| a.state), Some(State::Actived), "the first update is lost");
+        assert_eq!(s.get("b").map(|a| a.state), Some(State::Deleting));
+        // One after another (each answer waits out the window), nothing is lost.
+        s.apply(Action::Unactive, &["a"], &b);
+        std::thread::sleep(LOST_UPDATE_WINDOW * 2);
+        s.apply(Action::Restore, &["b"], &b);
+        std::thread::sleep(LOST_UPDATE_WINDOW * 2);
+        assert_eq!(s.get("a").map(|a| a.state), Some(State::Unactived));
+        assert_eq!(s.get("b").map(|a| a.state), Some(State::Actived));
+    }
+
+    #[test]
+    fn variants_choose_otherwise_where_the_contract_is_silent() {
+        let s = Store::seeded(&["a".to_string()]);
+        let b = Behaviour { fault: None, variants: vec![Variant::RestoreToActived, Variant::SecondDeleteSuccess] };
+        s.apply(Action::Unactive, &["a"], &b);
+        s.apply(Action::Delete, &["a"], &b);
+        assert_eq!(s.apply(Action::Delete, &["a"], &b), [Ok(())], "a second DELETE succeeds");
+        assert_eq!(s.get("a").map(|a| a.state), Some(State::Deleting));
+        s.apply(Action::Restore, &["a"], &b);
+        assert_eq!(s.get("a").map(|a| a.state), Some(State::Actived), "back ACTIVED, not UNACTIVED");
+    }
 }
