@@ -108,8 +108,15 @@ impl Engine {
         // lifecycle's bugs hide in those moves (a DELETE_FORCE after a DELETE, say).
         let action = prop::sample::select(vec![0usize, 1, 2, 3, 3, 4, 4, 5, 5, 6, 6]);
         let picks = prop::collection::vec(any::<bool>(), live.len());
-        let op = (action, picks, prop::bool::weighted(0.7), 0..=4usize)
-            .prop_map(|(action, pick, reserved, unknown)| Op { action, pick, reserved, unknown });
+        // Mostly a few made-up ids; now and then a large batch (at most 50 ids in all, which
+        // every conformant server takes).
+        let unknown = prop_oneof![4 => 0..=4usize, 1 => 20..=45usize];
+        let op = (action, picks, prop::bool::weighted(0.7), unknown).prop_map(|(action, pick, reserved, unknown)| Op {
+            action,
+            pick,
+            reserved,
+            unknown,
+        });
         let strategy = prop::collection::vec(op, 1..=spec.max_steps).boxed();
         let mut source = Source::new(self.seed, &unit.name);
         let mut attempt = 0usize;

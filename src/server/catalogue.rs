@@ -133,13 +133,13 @@ faults! {
     AcceptUncoveredHeaders = "accept-uncovered-headers", "rejects_bad_credentials",
         "`SignedHeaders` need not cover `host` and `x-sdk-date`";
     ActsOutsideBatch = "acts-outside-batch", "lifecycle",
-        "UNACTIVE also deactivates the asset whose id follows the batch's last id and differs from it only in its last character";
+        "UNACTIVE also deactivates the asset whose id follows the batch's first existing id and differs from it only in its last character";
     AnyActionResurrects = "any-action-resurrects", "lifecycle",
         "ACTIVE and UNACTIVE on a force-deleted asset answer SUCCESS and bring it back";
     ForceDeleteFromBinNotFinal = "force-delete-from-bin-not-final", "lifecycle",
         "DELETE_FORCE on an asset in the recycle bin answers SUCCESS but leaves it DELETING (RESTORE brings it back)";
     PhantomSuccessLargeBatch = "phantom-success-large-batch", "lifecycle",
-        "in a batch of 6 or more ids, the last existing asset is reported SUCCESS but not acted on";
+        "in a batch of 20 or more ids, the last existing asset is reported SUCCESS but not acted on";
     PhantomSuccessMixedBatch = "phantom-success-mixed-batch", "lifecycle",
         "in a batch mixing existing and unknown ids, the existing ones are reported SUCCESS but not acted on";
     ServerErrorShareUnactived = "server-error-share-unactived", "no_server_error",
