@@ -37,6 +37,7 @@ impl Case {
             CaseBody::Negative(_) => "negative",
             CaseBody::Auth(_) => "auth",
             CaseBody::Sequence(_) => "sequence",
+            CaseBody::Stateful(_) => "stateful",
         }
     }
 
@@ -45,7 +46,7 @@ impl Case {
     pub fn needs_fixtures(&self) -> bool {
         match &self.body {
             CaseBody::Example(e) => mentions_fixture(&e.request),
-            CaseBody::Sequence(_) => true,
+            CaseBody::Sequence(_) | CaseBody::Stateful(_) => true,
             CaseBody::Property(_) | CaseBody::Negative(_) | CaseBody::Auth(_) => false,
         }
     }
@@ -94,6 +95,7 @@ pub enum CaseBody {
     Negative(Negative),
     Auth(Auth),
     Sequence(Sequence),
+    Stateful(Stateful),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -195,8 +197,20 @@ pub struct Auth {
 }
 
 /// Every way the runner knows to send bad credentials.
-pub const AUTH_VARIANTS: &[&str] =
-    &["no-credentials", "wrong-token", "altered-token", "empty-token", "tampered-signature", "stale-date"];
+pub const AUTH_VARIANTS: &[&str] = &[
+    "no-credentials",
+    "wrong-token",
+    "altered-token",
+    "empty-token",
+    "tampered-signature",
+    "stale-date",
+    "future-date",
+    "foreign-access-key",
+    "altered-signature-first",
+    "altered-signature-middle",
+    "empty-signature",
+    "unsigned-date",
+];
 
 #[derive(Debug, Clone)]
 pub struct Sequence {
@@ -223,6 +237,42 @@ impl Sequence {
             })
             .max()
             .unwrap_or(0)
+    }
+}
+
+/// A stateful trial: random batch sequences checked against the lifecycle model, concurrent
+/// batches checked for an order that explains them, or a batch naming another project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stateful {
+    pub trial: StatefulTrial,
+    /// Random sequences (or rounds of concurrent batches) per run.
+    pub sequences: u32,
+    /// Batches per sequence at most (or concurrent batches per round).
+    pub max_steps: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatefulTrial {
+    RandomSequences,
+    ConcurrentBatches,
+    ProjectIsolation,
+}
+
+/// The stateful trials a case may name.
+pub const STATEFUL_TRIALS: &[(&str, StatefulTrial)] = &[
+    ("random-sequences", StatefulTrial::RandomSequences),
+    ("concurrent-batches", StatefulTrial::ConcurrentBatches),
+    ("project-isolation", StatefulTrial::ProjectIsolation),
+];
+
+impl Stateful {
+    /// The live fixtures the trial acts on (besides the one reserved for DELETE_FORCE, which
+    /// random sequences get only with `--allow-destructive`).
+    pub fn fixtures_needed(&self) -> usize {
+        match self.trial {
+            StatefulTrial::RandomSequences | StatefulTrial::ConcurrentBatches => 4,
+            StatefulTrial::ProjectIsolation => 2,
+        }
     }
 }
 
@@ -392,11 +442,12 @@ fn parse(file: &Path, name: &str, text: &str, contract: &crate::contract::Contra
                 .collect::<Result<Vec<_>, _>>()?;
             CaseBody::Sequence(Sequence { steps })
         }
+        "stateful" => CaseBody::Stateful(parse_stateful(file, obj)?),
         other => {
             return Err(err(
                 file,
                 "/kind",
-                format!("`{other}` is not a kind; one of example, property, negative, auth, sequence"),
+                format!("`{other}` is not a kind; one of example, property, negative, auth, sequence, stateful"),
             ))
         }
     };
@@ -412,7 +463,31 @@ const KIND_KEYS: &[(&str, &[&str])] = &[
     ("negative", &["rules"]),
     ("auth", &["variants"]),
     ("sequence", &["steps"]),
+    ("stateful", &["trial", "sequences", "max_steps"]),
 ];
+
+fn parse_stateful(file: &Path, obj: &serde_json::Map<String, Value>) -> Result<Stateful, SetupError> {
+    let names: Vec<&str> = STATEFUL_TRIALS.iter().map(|(n, _)| *n).collect();
+    let trial = match obj.get("trial") {
+        Some(Value::String(t)) => STATEFUL_TRIALS.iter().find(|(n, _)| n == t).map(|(_, k)| *k),
+        _ => None,
+    }
+    .ok_or_else(|| err(file, "/trial", format!("one of {}", names.join(", "))))?;
+    let count = |key: &str, default: u64, max: u64| -> Result<u64, SetupError> {
+        match obj.get(key) {
+            None => Ok(default),
+            Some(v) => v
+                .as_u64()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| err(file, &format!("/{key}"), format!("a whole number from 1 to {max}"))),
+        }
+    };
+    Ok(Stateful {
+        trial,
+        sequences: count("sequences", 12, 10_000)? as u32,
+        max_steps: count("max_steps", 8, 64)? as usize,
+    })
+}
 
 /// What stands for an id in a request checked before the run.
 const PLACEHOLDER: &str = "bcf-placeholder-";
@@ -687,6 +762,18 @@ mod tests {
         // The hand-written names are gone; the error lists what the schema yields.
         let e = load(r#"{"kind": "negative", "rules": ["wrong-type"]}"#).unwrap_err().to_string();
         assert!(e.contains("`/rules/0`") && e.contains("type@action"), "{e}");
+    }
+
+    #[test]
+    fn stateful_cases_name_their_trial_and_bounds() {
+        let c = load(r#"{"kind": "stateful", "trial": "random-sequences", "sequences": 3}"#).unwrap();
+        let CaseBody::Stateful(s) = &c.body else { panic!() };
+        assert_eq!((s.trial, s.sequences, s.max_steps), (StatefulTrial::RandomSequences, 3, 8));
+        assert!(c.needs_fixtures() && !c.destructive());
+        let e = load(r#"{"kind": "stateful", "trial": "chaos"}"#).unwrap_err().to_string();
+        assert!(e.contains("`/trial`") && e.contains("random-sequences"), "{e}");
+        let e = load(r#"{"kind": "stateful", "trial": "project-isolation", "max_steps": 0}"#).unwrap_err().to_string();
+        assert!(e.contains("`/max_steps`") && e.contains("1 to 64"), "{e}");
     }
 
     #[test]

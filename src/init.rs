@@ -86,7 +86,9 @@ mod tests {
         std::fs::write(&edited, "{}").unwrap();
         std::fs::remove_file(dir.join("schemas/manifest.json")).unwrap();
         let e = init(&dir, false).unwrap_err().to_string();
-        assert!(e.contains("error.schema.json` and 15 other files") && e.contains("--force"), "{e}");
+        // All but the deleted manifest and the file named are the "others".
+        let others = format!("error.schema.json` and {} other files", SCHEMAS.len() + CASES.len() - 2);
+        assert!(e.contains(&others) && e.contains("--force"), "{e}");
         assert!(!dir.join("schemas/manifest.json").exists(), "a refusal writes nothing");
         assert_eq!(std::fs::read_to_string(&edited).unwrap(), "{}");
 

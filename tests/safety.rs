@@ -135,6 +135,8 @@ async fn no_secret_in_output_or_reports() {
                 .and_then(|a| a.split("Signature=").nth(1))
                 .map(str::to_string)
         })
+        // The `empty-signature` trial's is empty: nothing to hide, and found in any text.
+        .filter(|sig| !sig.is_empty())
         .collect();
     assert!(!signatures.is_empty());
     let texts = [

@@ -21,6 +21,7 @@ mod content_type_json;
 mod failed_group_has_error_info;
 mod lifecycle;
 mod no_server_error;
+mod project_isolation;
 mod rejects_bad_credentials;
 mod rejects_invalid_request;
 mod request_id_unique;
@@ -30,6 +31,8 @@ mod required_headers;
 mod response_schema;
 mod response_time;
 mod status_documented;
+
+pub use lifecycle::ABSENT;
 
 /// Every check, in the order reports list them.
 pub static CHECKS: &[Check] = &[
@@ -50,6 +53,7 @@ pub static CHECKS: &[Check] = &[
     rejects_invalid_request::CHECK,
     rejects_bad_credentials::CHECK,
     lifecycle::CHECK,
+    project_isolation::CHECK,
 ];
 
 /// A named rule of the contract.
@@ -126,6 +130,8 @@ pub enum Expect {
     /// In a sequence, on an asset lookup: the asset is in one of these states
     /// (`$absent`: the lookup may answer "not found").
     State { id: String, allowed: Vec<String>, why: String },
+    /// A batch naming a project that is not the run's, on these of the run's assets.
+    OtherProject { ids: Vec<String> },
 }
 
 /// Which operation an exchange is a call of.

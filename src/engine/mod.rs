@@ -8,10 +8,12 @@
 mod budget;
 mod fixtures;
 mod generated;
+mod model;
 pub mod plan;
 pub mod replay;
 mod sequence;
 mod shrink;
+mod stateful;
 pub mod suite;
 mod trial;
 pub mod verdict;

@@ -157,6 +157,10 @@ impl Hints {
     }
 }
 
+/// Fixtures the bundled server holds for random sequences to DELETE_FORCE: a try uses the first
+/// not yet destroyed, so tries (and shrinking) start from a live one while they last.
+pub const BUNDLED_RESERVED: usize = 32;
+
 /// The project id a bundled run uses (the reference server takes any).
 pub const BUNDLED_PROJECT: &str = "batchconf-project";
 
@@ -284,14 +288,30 @@ impl Settings {
             .iter()
             .filter_map(|c| match &c.body {
                 CaseBody::Sequence(s) => Some((c.name.as_str(), s.fixtures_needed(), c.destructive())),
+                CaseBody::Stateful(s) => Some((c.name.as_str(), s.fixtures_needed(), false)),
                 _ => None,
             })
+            .collect();
+        // Random sequences may DELETE_FORCE only fixtures reserved for it, listed after their live
+        // ones: on the bundled server a fresh one for each sequence tried, elsewhere the one
+        // `--allow-destructive` gives up.
+        let reserving: Vec<&str> = self
+            .cases
+            .iter()
+            .filter(|c| matches!(&c.body, CaseBody::Stateful(s) if s.trial == cases::StatefulTrial::RandomSequences))
+            .map(|c| c.name.as_str())
             .collect();
         if self.is_bundled() {
             let pool = (0..4).map(|i| format!("bcf-fixture-pool-{i}")).collect();
             let per = sequences
                 .iter()
-                .map(|(name, n, _)| (name.to_string(), (0..*n).map(|k| format!("bcf-fixture-{name}-{k}")).collect()))
+                .map(|(name, n, _)| {
+                    let mut ids: Vec<String> = (0..*n).map(|k| format!("bcf-fixture-{name}-{k}")).collect();
+                    if reserving.contains(name) {
+                        ids.extend((0..BUNDLED_RESERVED).map(|k| format!("bcf-fixture-{name}-reserved-{k}")));
+                    }
+                    (name.to_string(), ids)
+                })
                 .collect();
             return (pool, per);
         }
@@ -305,9 +325,17 @@ impl Settings {
                 per.insert(name.to_string(), own);
             }
         }
+        let mut reserved = BTreeMap::new();
+        for name in &reserving {
+            if self.allow_destructive && available.len() > 4 + 1 {
+                reserved.insert(name.to_string(), available.split_off(available.len() - 1));
+            }
+        }
         for (name, n, destructive) in &sequences {
             if !destructive && available.len() >= *n {
-                per.insert(name.to_string(), available[..*n].to_vec());
+                let mut ids = available[..*n].to_vec();
+                ids.extend(reserved.remove(*name).unwrap_or_default());
+                per.insert(name.to_string(), ids);
             }
         }
         (available, per)
@@ -329,7 +357,7 @@ impl Settings {
             let mut skip = None;
             if case.needs_fixtures() && !self.is_bundled() {
                 let has = match &case.body {
-                    CaseBody::Sequence(_) => per_sequence.contains_key(&case.name),
+                    CaseBody::Sequence(_) | CaseBody::Stateful(_) => per_sequence.contains_key(&case.name),
                     _ => !pool.is_empty(),
                 };
                 if self.fixtures.is_empty() {
@@ -501,6 +529,20 @@ mod tests {
         let (pool, per) = s.fixture_plan();
         assert_eq!(per["force-delete-is-final"], ["c"]);
         assert_eq!(pool, ["a", "b"], "the destroyed fixture is nobody else's");
+    }
+
+    #[test]
+    fn random_sequences_get_a_fixture_to_destroy_only_with_consent() {
+        let seven = || RunOptions { fixture_assets: Some("a,b,c,d,e,f,g".into()), ..remote("https://x.example") };
+        let (pool, per) = settings(seven()).unwrap().fixture_plan();
+        assert_eq!(per["random-batches"], ["a", "b", "c", "d"], "no reserved fixture without consent");
+        assert_eq!(pool.len(), 7);
+        let (pool, per) = settings(RunOptions { allow_destructive: true, ..seven() }).unwrap().fixture_plan();
+        assert_eq!(per["force-delete-is-final"], ["g"]);
+        assert_eq!(per["random-batches"], ["a", "b", "c", "d", "f"], "the last one left is reserved");
+        assert_eq!(pool, ["a", "b", "c", "d", "e"], "nobody else acts on a fixture that may be destroyed");
+        let bundled = Settings::bundled().unwrap().fixture_plan().1;
+        assert_eq!(bundled["random-batches"].len(), 4 + BUNDLED_RESERVED);
     }
 
     #[test]

@@ -148,7 +148,7 @@ fn missing_credentials(auth: AuthMode, creds: &Credentials) -> Option<String> {
     let missing = match auth {
         AuthMode::Valid if creds.is_empty() => "credentials",
         AuthMode::AlteredToken if creds.token.is_none() => "a token",
-        AuthMode::TamperedSignature | AuthMode::StaleDate if creds.aksk.is_none() => "an AK/SK pair",
+        mode if mode.needs_aksk() && creds.aksk.is_none() => "an AK/SK pair",
         _ => return None,
     };
     Some(format!(

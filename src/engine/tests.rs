@@ -121,3 +121,52 @@ fn a_server_that_refuses_valid_batches_is_a_divergence_not_bad_credentials() {
     assert!(found.iter().any(|d| d.violations.iter().any(|v| v.check == "accepts_valid_request")));
     assert_eq!(b.engine.tally.stopped(), None);
 }
+
+/// The state a lookup through the engine shows.
+fn state(b: &Bench, id: &str) -> String {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let x = rt.block_on(b.engine.lookup(id, "test")).unwrap().unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&x.response().unwrap().body).unwrap();
+    body["asset_state"].as_str().unwrap_or_default().to_string()
+}
+
+#[test]
+fn random_sequences_pass_a_conformant_server_and_leave_every_fixture_actived() {
+    let b = bench(None, TOKEN);
+    for trial in ["stateful::random-batches", "stateful::concurrent-batches", "stateful::project-isolation"] {
+        assert!(matches!(b.run(trial), TrialEnd::Passed), "{trial}");
+    }
+    for case in ["random-batches", "concurrent-batches", "project-isolation"] {
+        for id in b.engine.fixtures.of_sequence(case).iter().filter(|id| !id.contains("reserved")) {
+            assert_eq!(state(&b, id), "ACTIVED", "{id}");
+        }
+    }
+}
+
+#[test]
+fn a_failing_random_sequence_is_shrunk_to_numbered_steps_with_a_curl_line_each() {
+    let b = bench(Some(Fault::PhantomSuccessMixedBatch), TOKEN);
+    let found = divergences(b.run("stateful::random-batches"));
+    let d = &found[0];
+    assert_eq!(d.violations[0].check, "lifecycle", "{:?}", d.violations);
+    let batches: Vec<&String> =
+        d.steps.iter().filter(|s| s.starts_with(|c: char| c.is_ascii_digit()) && !s.starts_with("0. ")).collect();
+    // One batch mixing a fixture with a made-up id shows it; shrinking finds that.
+    assert_eq!(batches.len(), 1, "{:#?}", d.steps);
+    assert!(batches[0].starts_with("1. ") && batches[0].contains("\n   curl -sS -i -X POST"), "{}", batches[0]);
+    assert!(!batches[0].contains(TOKEN), "no secret in a reproduction: {}", batches[0]);
+    assert!(d.steps[0].starts_with("0. looked up: ") && d.steps[0].contains("ACTIVED"), "{}", d.steps[0]);
+    assert!(d.shrink.is_some_and(|(tried, kept)| tried >= kept && kept > 0), "{:?}", d.shrink);
+    // The fixtures are in use again afterwards.
+    for id in b.engine.fixtures.of_sequence("random-batches").iter().filter(|id| !id.contains("reserved")) {
+        assert_eq!(state(&b, id), "ACTIVED", "{id}");
+    }
+}
+
+#[test]
+fn another_projects_batch_that_acts_here_is_caught() {
+    let b = bench(Some(Fault::StoreIgnoresProject), TOKEN);
+    let found = divergences(b.run("stateful::project-isolation"));
+    assert_eq!(found[0].violations[0].check, "project_isolation", "{:?}", found[0].violations);
+    assert!(found[0].exchange.request.url.contains("/v1/bcf-"), "{}", found[0].exchange.request.url);
+}

@@ -96,6 +96,19 @@ impl Engine {
                     }
                 }
             }
+            CaseBody::Stateful(s) => {
+                let fixtures = self.fixtures.of_sequence(&case.name).to_vec();
+                if fixtures.len() < s.fixtures_needed() {
+                    return Err(Interrupted::Failed(format!(
+                        "needs {} fixture assets and has {}",
+                        s.fixtures_needed(),
+                        fixtures.len()
+                    )));
+                }
+                // Sole use: the model compares every fixture after every step.
+                let _exclusive = self.fixtures.exclusive(&fixtures).await;
+                self.stateful(unit, s, &fixtures).await
+            }
             _ => Err(Interrupted::Failed(format!("`{}` has no part to run", unit.name))),
         }
     }

@@ -70,6 +70,18 @@ pub enum AuthMode {
     TamperedSignature,
     /// Signed with an `X-Sdk-Date` an hour old.
     StaleDate,
+    /// Signed with an `X-Sdk-Date` an hour ahead (beyond the allowed skew the other way).
+    FutureDate,
+    /// `Access=` names a key that is not the run's; the signature is made with the run's secret.
+    ForeignAccessKey,
+    /// Signed, then the signature's first character changed.
+    AlteredSignatureFirst,
+    /// Signed, then the signature's middle character changed.
+    AlteredSignatureMiddle,
+    /// `Signature=` with nothing after it.
+    EmptySignature,
+    /// A correct signature whose `SignedHeaders` leaves out `x-sdk-date`, which must be covered.
+    UnsignedDate,
 }
 
 /// The auth variants a case file may name, and the mode each sends.
@@ -80,6 +92,12 @@ const VARIANTS: &[(&str, AuthMode)] = &[
     ("empty-token", AuthMode::EmptyToken),
     ("tampered-signature", AuthMode::TamperedSignature),
     ("stale-date", AuthMode::StaleDate),
+    ("future-date", AuthMode::FutureDate),
+    ("foreign-access-key", AuthMode::ForeignAccessKey),
+    ("altered-signature-first", AuthMode::AlteredSignatureFirst),
+    ("altered-signature-middle", AuthMode::AlteredSignatureMiddle),
+    ("empty-signature", AuthMode::EmptySignature),
+    ("unsigned-date", AuthMode::UnsignedDate),
 ];
 
 impl AuthMode {
@@ -97,12 +115,28 @@ impl AuthMode {
             AuthMode::EmptyToken => "an empty token",
             AuthMode::TamperedSignature => "a tampered signature",
             AuthMode::StaleDate => "a stale date",
+            AuthMode::FutureDate => "a date in the future",
+            AuthMode::ForeignAccessKey => "an access key that is not the run's",
+            AuthMode::AlteredSignatureFirst => "a signature altered at its first character",
+            AuthMode::AlteredSignatureMiddle => "a signature altered at its middle character",
+            AuthMode::EmptySignature => "an empty signature",
+            AuthMode::UnsignedDate => "a signature that does not cover the date header",
         }
     }
 
     /// Does this mode need AK/SK credentials to be meaningful?
     pub fn needs_aksk(self) -> bool {
-        matches!(self, AuthMode::TamperedSignature | AuthMode::StaleDate)
+        matches!(
+            self,
+            AuthMode::TamperedSignature
+                | AuthMode::StaleDate
+                | AuthMode::FutureDate
+                | AuthMode::ForeignAccessKey
+                | AuthMode::AlteredSignatureFirst
+                | AuthMode::AlteredSignatureMiddle
+                | AuthMode::EmptySignature
+                | AuthMode::UnsignedDate
+        )
     }
 
     /// Does this mode need a token to be meaningful?

@@ -49,8 +49,18 @@ pub fn curl_line(req: &Request, auth: AuthMode) -> String {
         AuthMode::AlteredToken => {
             Some(format!("\"{TOKEN_HEADER}: $(printf '%s' \"${TOKEN_VAR}\" | sed 's/0$/1/;t;s/.$/0/')\""))
         }
-        AuthMode::TamperedSignature | AuthMode::StaleDate => {
+        // Every way of breaking an AK/SK signature: a shell cannot sign, and the secret key is
+        // never printed, so the note says how it was broken and `batchconf replay` redoes it.
+        AuthMode::TamperedSignature
+        | AuthMode::StaleDate
+        | AuthMode::FutureDate
+        | AuthMode::ForeignAccessKey
+        | AuthMode::AlteredSignatureFirst
+        | AuthMode::AlteredSignatureMiddle
+        | AuthMode::EmptySignature
+        | AuthMode::UnsignedDate => {
             notes.push(RESIGN_NOTE.to_string());
+            notes.push(format!("# the bad request was signed with {}", auth.describe()));
             Some(token_header())
         }
     };
@@ -273,6 +283,37 @@ mod tests {
                 .output()
                 .expect("a POSIX shell at `sh`");
             assert_eq!(String::from_utf8_lossy(&out.stdout), word, "{word:?}");
+        }
+    }
+
+    #[test]
+    fn broken_signatures_are_reproduced_without_a_secret() {
+        let creds = crate::send::Credentials {
+            token: None,
+            aksk: Some(("AKRUNSOWNKEY".into(), "SKsecretvalue".into())),
+            app_user_id: None,
+        };
+        let modes = [
+            AuthMode::TamperedSignature,
+            AuthMode::StaleDate,
+            AuthMode::FutureDate,
+            AuthMode::ForeignAccessKey,
+            AuthMode::AlteredSignatureFirst,
+            AuthMode::AlteredSignatureMiddle,
+            AuthMode::EmptySignature,
+            AuthMode::UnsignedDate,
+        ];
+        for mode in modes {
+            assert!(mode.needs_aksk());
+            let mut r = req(Headers::default(), "{}");
+            crate::send::authenticate(&mut r, mode, &creds, chrono::Utc::now());
+            let signature = r.headers.get("Authorization").unwrap().rsplit('=').next().unwrap().to_string();
+            let line = curl_line(&r, mode);
+            assert!(line.contains("batchconf replay") && line.contains(mode.describe()), "{mode:?}: {line}");
+            for secret in ["AKRUNSOWNKEY", "SKsecretvalue", "Signature=", "X-Sdk-Date"] {
+                assert!(!line.contains(secret), "{mode:?}: {secret} in {line}");
+            }
+            assert!(signature.is_empty() || !line.contains(&signature), "{mode:?}: {line}");
         }
     }
 }

@@ -136,13 +136,21 @@ impl Context {
     /// A divergence of a run as people read it, everywhere it is shown (terminal, JUnit, JSON),
     /// with the run's secrets masked whatever they hide in.
     pub fn divergence(&self, d: &crate::engine::Divergence) -> String {
+        // A stateful trial's steps carry `curl` lines too: they go to the same restarted server.
+        let steps: Vec<String> = match &self.local {
+            Some(local) => {
+                let (was, now) = (format!("'{}/", local.uri), format!("'http://127.0.0.1:{REPRODUCE_PORT}/"));
+                d.steps.iter().map(|s| s.replace(&was, &now)).collect()
+            }
+            None => d.steps.clone(),
+        };
         let text = render(&Failure {
             title: d.trial.clone(),
             violations: &d.violations,
             exchange: &d.exchange,
             seed: Some(d.seed),
             reproduce: Some(self.reproduce(&d.exchange.request, d.auth)),
-            steps: &d.steps,
+            steps: &steps,
             shrink: d.shrink,
         });
         self.redact(&text)

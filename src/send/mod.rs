@@ -139,17 +139,50 @@ pub fn authenticate(req: &mut Request, mode: AuthMode, creds: &Credentials, now:
             }
         }
         AuthMode::EmptyToken => req.headers.insert(TOKEN_HEADER, ""),
-        AuthMode::TamperedSignature | AuthMode::StaleDate => {
+        _ => {
             let Some((ak, sk)) = &creds.aksk else { return };
-            let when = if mode == AuthMode::StaleDate { now - chrono::Duration::hours(1) } else { now };
-            crate::sign::sign_request(req, ak, sk, when);
-            if mode == AuthMode::TamperedSignature {
-                if let Some(auth) = req.headers.get(AUTH_HEADER).map(str::to_string) {
-                    req.headers.insert(AUTH_HEADER, tamper(&auth));
-                }
+            let when = match mode {
+                AuthMode::StaleDate => now - chrono::Duration::hours(1),
+                AuthMode::FutureDate => now + chrono::Duration::hours(1),
+                _ => now,
+            };
+            match mode {
+                // Made up, `bcf-` prefixed like every id the harness invents: no service has it.
+                AuthMode::ForeignAccessKey => crate::sign::sign_request(req, FOREIGN_ACCESS_KEY, sk, when),
+                AuthMode::UnsignedDate => crate::sign::sign_request_leaving_out(req, ak, sk, when, "x-sdk-date"),
+                _ => crate::sign::sign_request(req, ak, sk, when),
             }
+            let Some(auth) = req.headers.get(AUTH_HEADER).map(str::to_string) else { return };
+            let broken = match mode {
+                AuthMode::TamperedSignature => tamper(&auth),
+                AuthMode::AlteredSignatureFirst => alter_signature(&auth, |_| 0),
+                AuthMode::AlteredSignatureMiddle => alter_signature(&auth, |n| n / 2),
+                AuthMode::EmptySignature => alter_signature(&auth, |_| usize::MAX),
+                _ => return,
+            };
+            req.headers.insert(AUTH_HEADER, broken);
         }
     }
+}
+
+/// The access key that is not the run's, for [`AuthMode::ForeignAccessKey`].
+pub const FOREIGN_ACCESS_KEY: &str = "bcf-not-the-runs-access-key";
+
+/// The `Authorization` value with one hex digit of `Signature=` changed, at the index `at`
+/// gives for the signature's length; an index past the end empties the signature instead.
+fn alter_signature(auth: &str, at: impl Fn(usize) -> usize) -> String {
+    let Some(start) = auth.find("Signature=").map(|i| i + "Signature=".len()) else { return auth.to_string() };
+    let end = auth[start..].find(',').map_or(auth.len(), |i| start + i);
+    let sig = &auth[start..end];
+    let i = at(sig.len());
+    let new_sig = match sig.as_bytes().get(i) {
+        Some(&c) => {
+            let swapped = if c == b'0' { '1' } else { '0' };
+            format!("{}{swapped}{}", &sig[..i], &sig[i + 1..])
+        }
+        None => String::new(),
+    };
+    format!("{}{new_sig}{}", &auth[..start], &auth[end..])
 }
 
 /// Changes the last character (of a signature or a token): a one-character forgery.
@@ -198,6 +231,33 @@ mod tests {
         let mut t = base.clone();
         authenticate(&mut t, AuthMode::TamperedSignature, &creds, now);
         assert_ne!(t.headers.get("Authorization"), r.headers.get("Authorization"));
+        let signature = |r: &Request| {
+            let a = r.headers.get("Authorization").unwrap_or_default().to_string();
+            a.split("Signature=").nth(1).unwrap_or_default().to_string()
+        };
+        let good = signature(&r);
+        assert_eq!(good.len(), 64);
+        for (mode, at) in [
+            (AuthMode::AlteredSignatureFirst, 0),
+            (AuthMode::AlteredSignatureMiddle, 32),
+            (AuthMode::TamperedSignature, 63),
+        ] {
+            let mut x = base.clone();
+            authenticate(&mut x, mode, &creds, now);
+            let bad = signature(&x);
+            let differ: Vec<usize> = (0..64).filter(|i| bad.as_bytes()[*i] != good.as_bytes()[*i]).collect();
+            assert_eq!(differ, [at], "{mode:?}");
+        }
+        let mut e = base.clone();
+        authenticate(&mut e, AuthMode::EmptySignature, &creds, now);
+        assert!(e.headers.get("Authorization").unwrap().ends_with("Signature="));
+        let mut k = base.clone();
+        authenticate(&mut k, AuthMode::ForeignAccessKey, &creds, now);
+        assert!(k.headers.get("Authorization").unwrap().contains(&format!("Access={FOREIGN_ACCESS_KEY},")));
+        let mut u = base.clone();
+        authenticate(&mut u, AuthMode::UnsignedDate, &creds, now);
+        let a = u.headers.get("Authorization").unwrap();
+        assert!(a.contains("SignedHeaders=") && !a.contains("x-sdk-date") && u.headers.get("X-Sdk-Date").is_some());
         let mut m = base.clone();
         authenticate(&mut m, AuthMode::Missing, &creds, now);
         assert!(m.headers.get("Authorization").is_none() && m.headers.get("X-Auth-Token").is_none());

@@ -51,9 +51,25 @@ impl Credentials {
     }
 
     fn verify_signature(&self, req: &Incoming, now: DateTime<Utc>, behaviour: &Behaviour) -> Result<(), Refusal> {
-        let secret_for = |ak: &str| self.aksk.iter().find(|(a, _)| a == ak).map(|(_, sk)| sk.clone());
+        let secret_for = |ak: &str| {
+            let known = self.aksk.iter().find(|(a, _)| a == ak);
+            let known =
+                if behaviour.broken(Fault::AcceptForeignAccessKey) { known.or(self.aksk.first()) } else { known };
+            known.map(|(_, sk)| sk.clone())
+        };
         let max_skew = if behaviour.broken(Fault::AcceptStaleDate) { Duration::from_secs(u64::MAX) } else { MAX_SKEW };
-        let verdict = sign::verify(
+        let lax = sign::Lax {
+            future_dates: behaviour.broken(Fault::AcceptFutureDate),
+            uncovered_headers: behaviour.broken(Fault::AcceptUncoveredHeaders),
+            empty_signature: behaviour.broken(Fault::AcceptEmptySignature),
+            compare: match behaviour.fault {
+                Some(Fault::SignatureSkipsFirstChar) => sign::Compare::SkipFirst,
+                Some(Fault::SignatureEndsOnly) => sign::Compare::Ends,
+                Some(Fault::SignatureFirstHalf) => sign::Compare::FirstHalf,
+                _ => sign::Compare::All,
+            },
+        };
+        let verdict = sign::verify_lax(
             &req.method,
             &req.path,
             req.query.as_deref(),
@@ -62,6 +78,7 @@ impl Credentials {
             &secret_for,
             now,
             max_skew,
+            lax,
         );
         match verdict {
             Ok(_) => Ok(()),
@@ -154,5 +171,56 @@ mod tests {
         req.headers.push(("x-auth-token".into(), "t".into()));
         assert_eq!(creds.check(&req, now, &Behaviour::default()), Err(Refusal::WrongToken));
         assert!(creds.check(&req, now, &loose(Fault::AcceptWrongToken)).is_ok());
+    }
+
+    /// Each signature fault lets through exactly the forgery it exists for, and the clean
+    /// server refuses every one of them.
+    #[test]
+    fn signature_faults_each_let_one_forgery_in() {
+        use crate::exchange::{Headers, Request};
+        use crate::generate::AuthMode;
+        let creds = Credentials { tokens: vec![], aksk: vec![("AKRUN".into(), "sk-run".into())] };
+        let run = crate::send::Credentials { aksk: Some(("AKRUN".into(), "sk-run".into())), ..Default::default() };
+        let now = Utc::now();
+        let incoming = |mode: AuthMode| {
+            let mut r = Request {
+                method: "POST".into(),
+                url: "http://127.0.0.1:9/v1/p/digital-assets/batch-action".into(),
+                headers: Headers::from([("Content-Type", "application/json"), ("Host", "127.0.0.1:9")]),
+                body: b"{}".to_vec(),
+            };
+            crate::send::authenticate(&mut r, mode, &run, now);
+            Incoming {
+                method: r.method.clone(),
+                path: "/v1/p/digital-assets/batch-action".into(),
+                query: None,
+                headers: r.headers.0.iter().map(|(n, v)| (n.to_ascii_lowercase(), v.clone())).collect(),
+                body: r.body.clone(),
+            }
+        };
+        assert_eq!(creds.check(&incoming(AuthMode::Valid), now, &Behaviour::default()), Ok(()));
+        let pairs = [
+            (AuthMode::ForeignAccessKey, Fault::AcceptForeignAccessKey),
+            (AuthMode::FutureDate, Fault::AcceptFutureDate),
+            (AuthMode::AlteredSignatureFirst, Fault::SignatureSkipsFirstChar),
+            (AuthMode::AlteredSignatureMiddle, Fault::SignatureEndsOnly),
+            (AuthMode::TamperedSignature, Fault::SignatureFirstHalf),
+            (AuthMode::EmptySignature, Fault::AcceptEmptySignature),
+            (AuthMode::UnsignedDate, Fault::AcceptUncoveredHeaders),
+        ];
+        for (mode, fault) in pairs {
+            let req = incoming(mode);
+            assert!(creds.check(&req, now, &Behaviour::default()).is_err(), "{mode:?} let in by a clean server");
+            let loose = Behaviour { fault: Some(fault), variants: vec![] };
+            assert_eq!(creds.check(&req, now, &loose), Ok(()), "{fault:?} should let {mode:?} in");
+            for (other, _) in pairs.iter().filter(|(m, _)| *m != mode) {
+                // No fault loosens more than its own rule (the first-half fault also lets the
+                // middle character through: it is in the half it does not compare).
+                let both = fault == Fault::SignatureFirstHalf && *other == AuthMode::AlteredSignatureMiddle;
+                if !both {
+                    assert!(creds.check(&incoming(*other), now, &loose).is_err(), "{fault:?} lets {other:?} in");
+                }
+            }
+        }
     }
 }

@@ -157,6 +157,38 @@ faults! {
         "after 1000 requests, every 50th request is answered 500 (MSS.00000004)", soak_only;
     RareRepeatedRequestId = "rare-repeated-request-id", "request_id_unique",
         "every 100th answer repeats the `X-Request-Id` of the answer before it";
+    AcceptForeignAccessKey = "accept-foreign-access-key", "rejects_bad_credentials",
+        "an access key the server does not know is verified with the first configured secret key";
+    AcceptFutureDate = "accept-future-date", "rejects_bad_credentials",
+        "an `X-Sdk-Date` ahead of the server's clock passes however far (only the past is bounded)";
+    SignatureSkipsFirstChar = "signature-skips-first-char", "rejects_bad_credentials",
+        "the signature's first hex digit is not compared";
+    SignatureEndsOnly = "signature-ends-only", "rejects_bad_credentials",
+        "only the signature's first and last 8 hex digits are compared";
+    SignatureFirstHalf = "signature-first-half", "rejects_bad_credentials",
+        "only the first half of the signature is compared";
+    AcceptEmptySignature = "accept-empty-signature", "rejects_bad_credentials",
+        "an empty `Signature=` is accepted";
+    AcceptUncoveredHeaders = "accept-uncovered-headers", "rejects_bad_credentials",
+        "`SignedHeaders` need not cover `host` and `x-sdk-date`";
+    ActsOutsideBatch = "acts-outside-batch", "lifecycle",
+        "UNACTIVE also deactivates the asset whose id follows the batch's first existing id and differs from it only in its last character";
+    AnyActionResurrects = "any-action-resurrects", "lifecycle",
+        "ACTIVE and UNACTIVE on a force-deleted asset answer SUCCESS and bring it back";
+    ForceDeleteFromBinNotFinal = "force-delete-from-bin-not-final", "lifecycle",
+        "DELETE_FORCE on an asset in the recycle bin answers SUCCESS but leaves it DELETING (RESTORE brings it back)";
+    PhantomSuccessLargeBatch = "phantom-success-large-batch", "lifecycle",
+        "in a batch of 20 or more ids, the last existing asset is reported SUCCESS but not acted on";
+    PhantomSuccessMixedBatch = "phantom-success-mixed-batch", "lifecycle",
+        "in a batch mixing existing and unknown ids, the existing ones are reported SUCCESS but not acted on";
+    ServerErrorShareUnactived = "server-error-share-unactived", "no_server_error",
+        "SHARE of a batch holding an UNACTIVED asset is answered 500 (MSS.00000004)";
+    RestoreMovesLive = "restore-moves-live", "lifecycle",
+        "RESTORE of an ACTIVED asset answers FAILED but deactivates it";
+    LostConcurrentUpdates = "lost-concurrent-updates", "lifecycle",
+        "a batch works on the states as they were when it arrived and writes them all back 30 ms later: concurrent batches lose each other's updates, even on disjoint assets";
+    StoreIgnoresProject = "store-ignores-project", "project_isolation",
+        "a batch naming another project (`bcf-` prefixed) acts on this project's assets";
 }
 
 variants! {
@@ -178,6 +210,14 @@ variants! {
         "an id requested several times is listed that many times in its group, not once";
     DeleteForceAbsent = "delete-force-absent",
         "after DELETE_FORCE the asset is gone: lookups answer 404 instead of state DELETED";
+    RestoreToActived = "restore-to-actived",
+        "RESTORE always brings an asset back ACTIVED, whatever its state before DELETE";
+    SecondDeleteSuccess = "second-delete-success",
+        "DELETE of an asset already in the recycle bin answers SUCCESS (it stays DELETING)";
+    PerProjectNamespaces = "per-project-namespaces",
+        "a batch naming another project answers 200 with every id FAILED (no such asset there); lookups there 404";
+    Lookup400Absent = "lookup-400-absent",
+        "a lookup of an absent asset answers 400 (MSS.00000003) instead of 404";
 }
 
 impl Fault {

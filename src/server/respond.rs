@@ -13,7 +13,7 @@ use super::catalogue::{Behaviour, Fault, Variant};
 use super::incoming::Incoming;
 use super::request::{read_batch, Refused};
 use super::results;
-use super::store::Store;
+use super::store::{Action, State, Store, LOST_UPDATE_WINDOW};
 use crate::contract::path_params;
 
 use crate::protocol::{BATCH_PATH, LOOKUP_PATH, REQUEST_ID_HEADER};
@@ -154,13 +154,14 @@ impl Router {
             if req.method != "POST" {
                 return method_not_allowed(req, "POST");
             }
-            return self.batch(req);
+            return self.batch(req, project_of(BATCH_PATH, req));
         }
         if let Some(params) = path_params(LOOKUP_PATH, &req.path) {
             if req.method != "GET" {
                 return method_not_allowed(req, "GET");
             }
-            return self.lookup(req, params.get("asset_id").map(String::as_str).unwrap_or_default());
+            let foreign = params.get("project_id").is_some_and(|p| is_foreign_project(p));
+            return self.lookup(req, params.get("asset_id").map(String::as_str).unwrap_or_default(), foreign);
         }
         Reply::error(
             404,
@@ -182,7 +183,7 @@ impl Router {
         Some(reply)
     }
 
-    fn batch(&self, req: &Incoming) -> Reply {
+    fn batch(&self, req: &Incoming, foreign: bool) -> Reply {
         let shared = &self.0;
         let behaviour = &shared.behaviour;
         if let Some(reply) = self.refusal(req) {
@@ -196,23 +197,49 @@ impl Router {
         if behaviour.broken(Fault::ServerErrorOnRepeatedId) && has_repeats(&batch.ids) {
             return internal_error("repeated asset id");
         }
+        if foreign && !behaviour.broken(Fault::StoreIgnoresProject) {
+            if !behaviour.chose(Variant::PerProjectNamespaces) {
+                // The credentials are this project's: another one is out of their reach.
+                let mut reply = Reply::error(400, "MSS.00000001", "Unauthorized");
+                reply.note = Some("the batch names another project".into());
+                return reply;
+            }
+            // Another project's namespace, which holds none of these assets.
+            return Reply::new(200, results::run(&Store::default(), &batch, behaviour));
+        }
+        if behaviour.broken(Fault::ServerErrorShareUnactived)
+            && batch.action == Action::Share
+            && batch.ids.iter().any(|id| shared.store.get(id).is_some_and(|a| a.state == State::Unactived))
+        {
+            return internal_error("SHARE of an UNACTIVED asset");
+        }
         let body = results::run(&shared.store, &batch, behaviour);
         let status = if behaviour.broken(Fault::Status201) { 201 } else { 200 };
         let mut reply = Reply::new(status, body);
         if behaviour.broken(Fault::HangOnLargeBatch) && batch.ids.len() >= HANG_FROM_IDS {
             reply.delay = Some(HANG_DELAY);
         }
+        if behaviour.broken(Fault::LostConcurrentUpdates) {
+            // The answer waits for the (late) write-back, so one client alone never sees the gap.
+            reply.delay = Some(LOST_UPDATE_WINDOW);
+        }
         reply
     }
 
-    fn lookup(&self, req: &Incoming, id: &str) -> Reply {
+    fn lookup(&self, req: &Incoming, id: &str, foreign: bool) -> Reply {
+        let behaviour = &self.0.behaviour;
         if let Some(reply) = self.refusal(req) {
             return reply;
         }
-        match self.0.store.get(id) {
+        if foreign && !behaviour.broken(Fault::StoreIgnoresProject) && !behaviour.chose(Variant::PerProjectNamespaces) {
+            return Reply::error(400, "MSS.00000001", "Unauthorized");
+        }
+        let found = if foreign && behaviour.chose(Variant::PerProjectNamespaces) { None } else { self.0.store.get(id) };
+        match found {
             Some(asset) => {
                 Reply::new(200, json!({ "asset_id": id, "asset_state": asset.state.name(), "shared": asset.shared }))
             }
+            None if behaviour.chose(Variant::Lookup400Absent) => Reply::error(400, "MSS.00000003", "Asset not found"),
             None => Reply::error(404, "MSS.00000003", "Asset not found"),
         }
     }
@@ -264,6 +291,17 @@ impl Router {
             delay: reply.delay,
         }
     }
+}
+
+/// Is the project a path names one the server's credentials do not reach? The reference server
+/// holds one project's assets under every project id but those batchconf makes up (`bcf-`
+/// prefixed, like every id it invents), which stand for somebody else's project.
+fn is_foreign_project(project: &str) -> bool {
+    project.starts_with(crate::generate::ID_PREFIX)
+}
+
+fn project_of(template: &str, req: &Incoming) -> bool {
+    path_params(template, &req.path).and_then(|p| p.get("project_id").map(|p| is_foreign_project(p))).unwrap_or(false)
 }
 
 fn method_not_allowed(req: &Incoming, allowed: &'static str) -> Reply {

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use super::catalogue::{Behaviour, Fault, Variant};
 
@@ -68,7 +69,7 @@ impl State {
         }
     }
 
-    fn is_live(self) -> bool {
+    pub(crate) fn is_live(self) -> bool {
         matches!(self, State::Actived | State::Unactived)
     }
 }
@@ -107,7 +108,18 @@ impl Failure {
 #[derive(Debug, Default)]
 pub struct Store {
     assets: Mutex<HashMap<String, Asset>>,
+    /// Under `lost-concurrent-updates` only: whole copies of the assets, each written back over
+    /// them at its instant (a batch's "commit"), the way a read-modify-write without a lock loses
+    /// the updates of any batch that ran meanwhile.
+    pending: Mutex<Vec<(Instant, HashMap<String, Asset>)>>,
 }
+
+/// How long after it arrives a batch's changes land under `lost-concurrent-updates` (and how
+/// long its answer waits, so a client that waits for the answer never sees the gap).
+/// From which batch size `phantom-success-large-batch` reports an id done without doing it.
+const PHANTOM_FROM_IDS: usize = 20;
+
+pub(crate) const LOST_UPDATE_WINDOW: Duration = Duration::from_millis(30);
 
 impl Store {
     /// Every fixture exists, `ACTIVED` and not shared; no other id exists.
@@ -116,13 +128,19 @@ impl Store {
             .iter()
             .map(|id| (id.clone(), Asset { state: State::Actived, before_delete: State::Actived, shared: false }))
             .collect();
-        Store { assets: Mutex::new(assets) }
+        Store { assets: Mutex::new(assets), pending: Mutex::default() }
     }
 
     /// A panic elsewhere while holding the lock leaves the map whole (each update is one insert
     /// or field write), so a poisoned lock is still safe to use.
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Asset>> {
-        self.assets.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        let mut assets = self.assets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = Instant::now();
+        while pending.first().is_some_and(|(at, _)| *at <= now) {
+            *assets = pending.remove(0).1;
+        }
+        assets
     }
 
     pub fn get(&self, id: &str) -> Option<Asset> {
@@ -132,8 +150,58 @@ impl Store {
     /// Applies `action` to each id (each distinct id once) atomically; one outcome per id, in order.
     pub fn apply(&self, action: Action, ids: &[&str], behaviour: &Behaviour) -> Vec<Result<(), Failure>> {
         let mut assets = self.lock();
-        ids.iter().map(|id| apply_one(&mut assets, action, id, behaviour)).collect()
+        if behaviour.broken(Fault::LostConcurrentUpdates) {
+            // Works on a copy and writes all of it back later, over whatever happened meanwhile.
+            let mut copy = assets.clone();
+            drop(assets);
+            let outcomes = apply_batch(&mut copy, action, ids, behaviour);
+            let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            pending.push((Instant::now() + LOST_UPDATE_WINDOW, copy));
+            return outcomes;
+        }
+        apply_batch(&mut assets, action, ids, behaviour)
     }
+}
+
+fn apply_batch(
+    assets: &mut HashMap<String, Asset>,
+    action: Action,
+    ids: &[&str],
+    behaviour: &Behaviour,
+) -> Vec<Result<(), Failure>> {
+    let fault = behaviour.fault;
+    let exists = |assets: &HashMap<String, Asset>, id: &&str| assets.contains_key(*id);
+    let known = ids.iter().filter(|id| exists(assets, id)).count();
+    // The ids a phantom-success fault reports SUCCESS without acting on.
+    let phantom: Vec<&str> = match fault {
+        Some(Fault::PhantomSuccessLargeBatch) if ids.len() >= PHANTOM_FROM_IDS => {
+            ids.iter().rev().find(|id| exists(assets, id)).copied().into_iter().collect()
+        }
+        Some(Fault::PhantomSuccessMixedBatch) if known > 0 && known < ids.len() => {
+            ids.iter().filter(|id| exists(assets, id)).copied().collect()
+        }
+        _ => vec![],
+    };
+    let outcomes: Vec<Result<(), Failure>> = ids
+        .iter()
+        .map(|id| if phantom.contains(id) { Ok(()) } else { apply_one(assets, action, id, behaviour) })
+        .collect();
+    if fault == Some(Fault::ActsOutsideBatch) && action == Action::Unactive {
+        if let Some(first) = ids.iter().find(|id| exists(assets, id)) {
+            let stem = &first[..first.len() - first.chars().last().map_or(0, char::len_utf8)];
+            let mut next: Vec<&String> = assets
+                .keys()
+                .filter(|k| k.as_str() > *first && k.starts_with(stem) && k.len() == first.len())
+                .collect();
+            next.sort();
+            if let Some(neighbour) = next.first().map(|k| k.to_string()) {
+                if let Some(a) = assets.get_mut(&neighbour).filter(|a| a.state.is_live()) {
+                    a.state = State::Unactived;
+                }
+            }
+        }
+    }
+    outcomes
 }
 
 fn apply_one(
@@ -146,6 +214,7 @@ fn apply_one(
     let asset = assets.get_mut(id).ok_or(Failure::NotFound)?;
     let refuse = Err(Failure::NotAllowed(action));
     match action {
+        Action::Delete if asset.state == State::Deleting && behaviour.chose(Variant::SecondDeleteSuccess) => {}
         Action::Delete => {
             if !asset.state.is_live() {
                 return refuse;
@@ -160,6 +229,7 @@ fn apply_one(
             asset.before_delete = asset.state;
             asset.state = State::Deleting;
         }
+        Action::DeleteForce if asset.state == State::Deleting && fault == Some(Fault::ForceDeleteFromBinNotFinal) => {}
         Action::DeleteForce => {
             if asset.state == State::Deleted {
                 return refuse;
@@ -172,11 +242,21 @@ fn apply_one(
         }
         Action::Restore => {
             if asset.state != State::Deleting {
+                if asset.state == State::Actived && fault == Some(Fault::RestoreMovesLive) {
+                    asset.state = State::Unactived;
+                }
                 return refuse;
             }
             if fault != Some(Fault::RestoreDoesNothing) {
-                asset.state = asset.before_delete;
+                let back =
+                    if behaviour.chose(Variant::RestoreToActived) { State::Actived } else { asset.before_delete };
+                asset.state = back;
             }
+        }
+        Action::Active | Action::Unactive
+            if asset.state == State::Deleted && fault == Some(Fault::AnyActionResurrects) =>
+        {
+            asset.state = if action == Action::Active { State::Actived } else { State::Unactived };
         }
         Action::Active | Action::Unactive => {
             if !asset.state.is_live() {
@@ -245,5 +325,80 @@ mod tests {
     fn unknown_ids_are_not_found() {
         let s = store();
         assert_eq!(s.apply(Action::Share, &["b"], &Behaviour::default()), [Err(Failure::NotFound)]);
+    }
+
+    fn with(fault: Fault) -> Behaviour {
+        Behaviour { fault: Some(fault), variants: vec![] }
+    }
+
+    #[test]
+    fn lifecycle_faults_break_one_rule_each() {
+        let ids = |n: usize| (0..n).map(|k| format!("f{k}")).collect::<Vec<_>>();
+        let state_of = |s: &Store, id: &str| s.get(id).map(|a| a.state);
+        // UNACTIVE of f0 also deactivates f1, the id after it.
+        let s = Store::seeded(&ids(3));
+        s.apply(Action::Unactive, &["f0"], &with(Fault::ActsOutsideBatch));
+        assert_eq!(state_of(&s, "f1"), Some(State::Unactived));
+        assert_eq!(state_of(&s, "f2"), Some(State::Actived));
+        // The last existing id of a large batch is reported done, not done.
+        let s = Store::seeded(&ids(PHANTOM_FROM_IDS));
+        let all: Vec<String> = ids(PHANTOM_FROM_IDS);
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        assert!(s.apply(Action::Unactive, &refs, &with(Fault::PhantomSuccessLargeBatch)).iter().all(Result::is_ok));
+        assert_eq!(state_of(&s, &all[PHANTOM_FROM_IDS - 1]), Some(State::Actived));
+        assert_eq!(state_of(&s, &all[0]), Some(State::Unactived));
+        // Mixed with an unknown id, the existing ones are reported done, not done.
+        let s = Store::seeded(&ids(1));
+        let out = s.apply(Action::Delete, &["f0", "nope"], &with(Fault::PhantomSuccessMixedBatch));
+        assert_eq!(out, [Ok(()), Err(Failure::NotFound)]);
+        assert_eq!(state_of(&s, "f0"), Some(State::Actived));
+        // DELETE_FORCE from the bin leaves the asset restorable.
+        let s = Store::seeded(&ids(1));
+        let b = with(Fault::ForceDeleteFromBinNotFinal);
+        s.apply(Action::Delete, &["f0"], &b);
+        assert_eq!(s.apply(Action::DeleteForce, &["f0"], &b), [Ok(())]);
+        assert_eq!(s.apply(Action::Restore, &["f0"], &b), [Ok(())]);
+        // A force-deleted asset comes back with ACTIVE.
+        let s = Store::seeded(&ids(1));
+        let b = with(Fault::AnyActionResurrects);
+        s.apply(Action::DeleteForce, &["f0"], &b);
+        assert_eq!(s.apply(Action::Active, &["f0"], &b), [Ok(())]);
+        assert_eq!(state_of(&s, "f0"), Some(State::Actived));
+        // RESTORE of a live asset fails, yet deactivates it.
+        let s = Store::seeded(&ids(1));
+        let out = s.apply(Action::Restore, &["f0"], &with(Fault::RestoreMovesLive));
+        assert_eq!(out, [Err(Failure::NotAllowed(Action::Restore))]);
+        assert_eq!(state_of(&s, "f0"), Some(State::Unactived));
+    }
+
+    #[test]
+    fn lost_updates_need_batches_within_the_window() {
+        let b = with(Fault::LostConcurrentUpdates);
+        let s = Store::seeded(&["a".to_string(), "b".to_string()]);
+        // Two batches at once on disjoint assets: the second writes back the first one's asset.
+        s.apply(Action::Unactive, &["a"], &b);
+        s.apply(Action::Delete, &["b"], &b);
+        std::thread::sleep(LOST_UPDATE_WINDOW * 2);
+        assert_eq!(s.get("a").map(|a| a.state), Some(State::Actived), "the first update is lost");
+        assert_eq!(s.get("b").map(|a| a.state), Some(State::Deleting));
+        // One after another (each answer waits out the window), nothing is lost.
+        s.apply(Action::Unactive, &["a"], &b);
+        std::thread::sleep(LOST_UPDATE_WINDOW * 2);
+        s.apply(Action::Restore, &["b"], &b);
+        std::thread::sleep(LOST_UPDATE_WINDOW * 2);
+        assert_eq!(s.get("a").map(|a| a.state), Some(State::Unactived));
+        assert_eq!(s.get("b").map(|a| a.state), Some(State::Actived));
+    }
+
+    #[test]
+    fn variants_choose_otherwise_where_the_contract_is_silent() {
+        let s = Store::seeded(&["a".to_string()]);
+        let b = Behaviour { fault: None, variants: vec![Variant::RestoreToActived, Variant::SecondDeleteSuccess] };
+        s.apply(Action::Unactive, &["a"], &b);
+        s.apply(Action::Delete, &["a"], &b);
+        assert_eq!(s.apply(Action::Delete, &["a"], &b), [Ok(())], "a second DELETE succeeds");
+        assert_eq!(s.get("a").map(|a| a.state), Some(State::Deleting));
+        s.apply(Action::Restore, &["a"], &b);
+        assert_eq!(s.get("a").map(|a| a.state), Some(State::Actived), "back ACTIVED, not UNACTIVED");
     }
 }

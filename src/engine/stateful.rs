@@ -1,0 +1,626 @@
+//! Stateful trials: what one request cannot show.
+//!
+//! - Random sequences: batches of any action on the trial's fixtures mixed with made-up ids,
+//!   from one id to all of them at once, drawn and shrunk as proptest values (a sequence of
+//!   operations; the model supplies the state, so shrinking a step away replays the rest from
+//!   the states the server then shows). After every batch each fixture of the sequence is looked
+//!   up, in the batch or not, and compared with the lifecycle model ([`super::model`]). The first
+//!   failing sequence is shrunk to the shortest that still fails and reported as numbered steps,
+//!   each with a `curl` line.
+//! - Concurrent batches: a few batches at once, on disjoint or overlapping fixtures; their answers
+//!   and the states looked up afterwards must be what some order of them one after another gives
+//!   (every order is tried: a linearizability check small enough to be exact).
+//! - Project isolation: the run's credentials, a made-up project: nothing of the run's may change.
+//!
+//! Safety: DELETE_FORCE goes to made-up ids and, only where a fixture is reserved for it
+//! (`--allow-destructive`, or the bundled server's own), to that one; every live fixture is made
+//! `ACTIVED` again at the end.
+
+use std::time::Instant;
+
+use futures::future::join_all;
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use serde_json::{json, Value};
+
+use super::model::{either, Model, Said, RESTORE};
+use super::trial::Interrupted;
+use super::{Divergence, Engine, Stopped, Unit};
+use crate::cases::{Stateful, StatefulTrial};
+use crate::checks::{Expect, Violation, ABSENT};
+use crate::exchange::Exchange;
+use crate::generate::{AuthMode, GenRequest, Source};
+use crate::report::curl::curl_line;
+
+/// The actions in the order shrinking prefers them (earlier is simpler).
+const ACTIONS: &[&str] = &["SHARE", "UNSHARE", "ACTIVE", "UNACTIVE", "DELETE", RESTORE, "DELETE_FORCE"];
+/// What concurrent batches may do: every action that a later one can undo.
+const UNDOABLE: &[&str] = &["SHARE", "UNACTIVE", "ACTIVE", "DELETE", RESTORE];
+/// Sequences one shrink may replay at most, besides its time budget.
+const MAX_SHRINK_TRIES: usize = 200;
+
+/// One batch of a random sequence, before ids are chosen: which action, which live fixtures,
+/// the reserved one or not, and how many made-up ids.
+#[derive(Debug, Clone)]
+struct Op {
+    action: usize,
+    pick: Vec<bool>,
+    reserved: bool,
+    unknown: usize,
+}
+
+/// Where a stateful trial failed: every step up to it, the exchange that showed it, and why.
+struct Failure {
+    steps: Vec<String>,
+    exchange: Exchange,
+    violations: Vec<Violation>,
+    expect: Expect,
+}
+
+impl Engine {
+    pub(super) async fn stateful(
+        &self,
+        unit: &Unit,
+        spec: &Stateful,
+        fixtures: &[String],
+    ) -> Result<Vec<Divergence>, Interrupted> {
+        let Some(lifecycle) = &self.contract.manifest.lifecycle else {
+            return Err(Interrupted::Failed("the contract has no `lifecycle` to compare the states with".into()));
+        };
+        if self.contract.lookup.is_none() {
+            return Err(Interrupted::Failed("the contract has no `lookup`: the states cannot be seen".into()));
+        }
+        let model = Model::new(lifecycle);
+        let (live, reserved) = fixtures.split_at(spec.fixtures_needed().min(fixtures.len()));
+        let found = match spec.trial {
+            StatefulTrial::RandomSequences => self.random_sequences(unit, spec, &model, live, reserved).await,
+            StatefulTrial::ConcurrentBatches => self.concurrent(unit, spec, &model, live).await,
+            StatefulTrial::ProjectIsolation => self.isolation(unit, &model, live).await,
+        };
+        // Whatever happened, the live fixtures are left in use (ACTIVED), as the README promises.
+        let restored = self.make_live(unit, &model, live, "restore").await;
+        let found = found?;
+        restored?;
+        Ok(found
+            .map(|(f, shrink)| Divergence {
+                trial: unit.name.clone(),
+                violations: f.violations,
+                exchange: f.exchange,
+                seed: self.seed,
+                steps: f.steps,
+                shrink,
+                auth: AuthMode::Valid,
+                expect: f.expect,
+            })
+            .into_iter()
+            .collect())
+    }
+
+    async fn random_sequences(
+        &self,
+        unit: &Unit,
+        spec: &Stateful,
+        model: &Model,
+        live: &[String],
+        reserved: &[String],
+    ) -> Result<Option<(Failure, Option<(usize, usize)>)>, Interrupted> {
+        // The actions that move assets between live, bin and gone come twice as often: the
+        // lifecycle's bugs hide in those moves (a DELETE_FORCE after a DELETE, say).
+        let action = prop::sample::select(vec![0usize, 1, 2, 3, 3, 4, 4, 5, 5, 6, 6]);
+        let picks = prop::collection::vec(any::<bool>(), live.len());
+        // Mostly a few made-up ids; now and then a large batch (at most 50 ids in all, which
+        // every conformant server takes).
+        let unknown = prop_oneof![4 => 0..=4usize, 1 => 20..=45usize];
+        let op = (action, picks, prop::bool::weighted(0.7), unknown).prop_map(|(action, pick, reserved, unknown)| Op {
+            action,
+            pick,
+            reserved,
+            unknown,
+        });
+        let strategy = prop::collection::vec(op, 1..=spec.max_steps).boxed();
+        let mut source = Source::new(self.seed, &unit.name);
+        let mut attempt = 0usize;
+        for n in 0u32.. {
+            if !self.another_round(n, spec.sequences) {
+                break;
+            }
+            let mut tree = source.tree(&strategy).map_err(Interrupted::Failed)?;
+            let Some(first) = self.run_ops(unit, model, live, reserved, &tree.current(), &mut attempt, n).await? else {
+                continue;
+            };
+            // Shrink: drop and simplify operations while the same check still fails.
+            let check = first.violations[0].check.clone();
+            let (mut best, started) = (first, Instant::now());
+            let (mut tries, mut kept) = (0usize, 0usize);
+            let mut more = tree.simplify();
+            while more && started.elapsed() < self.shrink_budget && tries < MAX_SHRINK_TRIES {
+                tries += 1;
+                match self.run_ops(unit, model, live, reserved, &tree.current(), &mut attempt, n).await? {
+                    Some(f) if f.violations.iter().any(|v| v.check == check) => {
+                        kept += 1;
+                        best = f;
+                        more = tree.simplify();
+                    }
+                    _ => more = tree.complicate(),
+                }
+            }
+            best.violations.sort_by_key(|v| v.check != check);
+            return Ok(Some((best, Some((tries, kept)))));
+        }
+        Ok(None)
+    }
+
+    /// Is there another sequence (or round) to play? `planned` of them in an ordinary run; in a
+    /// soak run, as many as the budget allows.
+    fn another_round(&self, n: u32, planned: u32) -> bool {
+        if self.budget.soak() {
+            !self.soak_spent()
+        } else {
+            n < planned
+        }
+    }
+
+    /// Plays one sequence from live fixtures; the first divergence, if any.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_ops(
+        &self,
+        unit: &Unit,
+        model: &Model,
+        live: &[String],
+        reserved: &[String],
+        ops: &[Op],
+        attempt: &mut usize,
+        sequence: u32,
+    ) -> Result<Option<Failure>, Stopped> {
+        let tag = format!("{} seq {sequence} try {}", unit.name, *attempt);
+        *attempt += 1;
+        // The first reserved fixture not yet destroyed, so each try starts from a live one while
+        // they last (on a real target there is one, and after it is gone, none).
+        let mut spare = None;
+        for id in reserved {
+            let x = self.observe(id, &format!("{tag} spare")).await?;
+            if self.state_of(&x).is_some_and(|s| !model.is_gone(&s)) {
+                spare = Some(id.clone());
+                break;
+            }
+        }
+        let watched: Vec<String> = live.iter().cloned().chain(spare.clone()).collect();
+        // The spare too, unless an earlier try destroyed it for good.
+        self.make_live(unit, model, &watched, &tag).await.map_err(|_| Stopped)?;
+        let mut states = Vec::new();
+        for id in &watched {
+            let x = self.observe(id, &format!("{tag} start")).await?;
+            states.push(self.state_of(&x).unwrap_or_else(|| ABSENT.to_string()));
+        }
+        let start: Vec<String> = watched.iter().zip(&states).map(|(id, s)| format!("{id:?} {s}")).collect();
+        let mut steps = vec![format!("0. looked up: {}", start.join(", "))];
+        for (i, op) in ops.iter().enumerate() {
+            let action = ACTIONS[op.action];
+            let mut ids: Vec<String> = Vec::new();
+            if action != "DELETE_FORCE" {
+                ids.extend(live.iter().zip(&op.pick).filter(|(_, p)| **p).map(|(id, _)| id.clone()));
+            }
+            if op.reserved {
+                ids.extend(spare.clone());
+            }
+            let made_up = op.unknown.max(usize::from(ids.is_empty()));
+            ids.extend((0..made_up).map(|j| super::made_up_id(self.seed, &unit.name, i * 10 + j)));
+            let label = format!("{tag} step {}", i + 1);
+            match self.step(unit, model, action, &ids, &watched, &mut states, &label, i + 1, &mut steps).await? {
+                None => {}
+                Some(f) => return Ok(Some(f)),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Sends one batch, then looks every watched fixture up and compares it with the model.
+    #[allow(clippy::too_many_arguments)]
+    async fn step(
+        &self,
+        unit: &Unit,
+        model: &Model,
+        action: &str,
+        ids: &[String],
+        watched: &[String],
+        states: &mut [String],
+        label: &str,
+        number: usize,
+        steps: &mut Vec<String>,
+    ) -> Result<Option<Failure>, Stopped> {
+        let body = json!({"action": action, "asset_ids": ids});
+        let x = self.send(self.build(&GenRequest::json(body), label), AuthMode::Valid).await?;
+        let said: Vec<Said> = watched.iter().map(|id| self.said(&x, id, ids)).collect();
+        steps.push(step_line(number, action, ids, &x, &said, watched));
+        let violations = self.judge(unit, &x, AuthMode::Valid, &Expect::Nothing, label).await;
+        if !violations.is_empty() {
+            return Ok(Some(Failure { steps: steps.clone(), exchange: x, violations, expect: Expect::Nothing }));
+        }
+        // Judged below, which counts them.
+        let looked = join_all(watched.iter().map(|id| self.fetch(id, label))).await;
+        for (k, found) in looked.into_iter().enumerate() {
+            let found = found?;
+            let allowed = model.next(&states[k], action, said[k]);
+            let why = match said[k] {
+                Said::Untouched => format!("it was {} and not in the batch of step {number}", states[k]),
+                s => format!(
+                    "it was {} and step {number}'s {action} {}",
+                    states[k],
+                    match s {
+                        Said::Success => "answered SUCCESS for it",
+                        Said::Failed => "did not act on it",
+                        _ => "may or may not have acted on it",
+                    }
+                ),
+            };
+            let expect = Expect::State { id: watched[k].clone(), allowed: allowed.clone(), why };
+            let violations = self.judge(unit, &found, AuthMode::Valid, &expect, label).await;
+            if !violations.is_empty() {
+                let seen = self.state_of(&found).unwrap_or_else(|| "no state".into());
+                let mut steps = steps.clone();
+                steps.push(format!(
+                    "{INDENT}then {:?} looked up: {} (the model allows {})",
+                    watched[k],
+                    if seen == ABSENT { "absent" } else { &seen },
+                    either(&allowed)
+                ));
+                return Ok(Some(Failure { steps, exchange: found, violations, expect }));
+            }
+            if let Some(s) = self.state_of(&found) {
+                states[k] = s;
+            }
+        }
+        Ok(None)
+    }
+
+    /// What a batch's answer says about `id`.
+    fn said(&self, x: &Exchange, id: &str, ids: &[String]) -> Said {
+        if !ids.iter().any(|i| i == id) {
+            return Said::Untouched;
+        }
+        let Some(resp) = x.response() else { return Said::Unknown };
+        if resp.status == self.contract.operation().invalid_request_status {
+            return Said::Failed;
+        }
+        if resp.status != 200 {
+            return Said::Unknown;
+        }
+        let spec = self.contract.batch();
+        let groups = resp.json().and_then(|b| b.pointer(&spec.groups).cloned()).unwrap_or(Value::Null);
+        let mut said = Said::Unknown;
+        for g in groups.as_array().into_iter().flatten() {
+            let has = g.pointer(&spec.group_ids).and_then(Value::as_array).is_some_and(|a| a.iter().any(|v| v == id));
+            if !has {
+                continue;
+            }
+            let failed = g.pointer(&spec.group_status).and_then(Value::as_str) == Some(spec.failed_status.as_str());
+            let this = if failed { Said::Failed } else { Said::Success };
+            // An id in two groups says both: the model allows either (another check flags it).
+            said = if said == Said::Unknown || said == this { this } else { return Said::Unknown };
+        }
+        said
+    }
+
+    /// Looks an asset up, counted like any exchange (for lookups no check judges).
+    async fn observe(&self, id: &str, label: &str) -> Result<Exchange, Stopped> {
+        let x = self.fetch(id, label).await?;
+        self.tally.observe(&x, AuthMode::Valid);
+        Ok(x)
+    }
+
+    /// Looks an asset up, for the caller to judge (judging counts it).
+    async fn fetch(&self, id: &str, label: &str) -> Result<Exchange, Stopped> {
+        self.lookup(id, label).await.ok_or(Stopped)?
+    }
+
+    /// The state a lookup shows: the manifest's state field, or `$absent` for a not-found status.
+    fn state_of(&self, x: &Exchange) -> Option<String> {
+        let lookup = self.contract.lookup.as_ref()?;
+        let resp = x.response()?;
+        if lookup.absent_statuses.contains(&resp.status) {
+            return Some(ABSENT.to_string());
+        }
+        if resp.status != 200 {
+            return None;
+        }
+        resp.json().and_then(|b| b.pointer(&lookup.state).and_then(Value::as_str).map(str::to_string))
+    }
+
+    /// Brings the live fixtures back in use: RESTORE those in the recycle bin, then ACTIVE all
+    /// that are not ACTIVED. Counted, not judged (the trials judge what they do themselves).
+    async fn make_live(&self, unit: &Unit, model: &Model, live: &[String], tag: &str) -> Result<(), Interrupted> {
+        let _ = unit;
+        let mut seen = Vec::new();
+        for id in live {
+            let x = self.observe(id, &format!("{tag} prepare")).await?;
+            seen.push(self.state_of(&x));
+        }
+        let pick = |f: &dyn Fn(&str) -> bool| -> Vec<String> {
+            live.iter().zip(&seen).filter(|(_, s)| s.as_deref().is_some_and(f)).map(|(id, _)| id.clone()).collect()
+        };
+        let in_bin = pick(&|s| model.in_bin(s));
+        // Nothing brings a gone asset back: those are left as they are.
+        let not_active = pick(&|s| (model.is_live(s) || model.in_bin(s)) && s != "ACTIVED");
+        for (action, ids) in [(RESTORE, in_bin), ("ACTIVE", not_active)] {
+            if ids.is_empty() {
+                continue;
+            }
+            let label = format!("{tag} prepare {action}");
+            let body = json!({"action": action, "asset_ids": ids});
+            let x = self.send(self.build(&GenRequest::json(body), &label), AuthMode::Valid).await?;
+            self.tally.observe(&x, AuthMode::Valid);
+        }
+        Ok(())
+    }
+
+    async fn concurrent(
+        &self,
+        unit: &Unit,
+        spec: &Stateful,
+        model: &Model,
+        live: &[String],
+    ) -> Result<Option<(Failure, Option<(usize, usize)>)>, Interrupted> {
+        let batches = spec.max_steps.clamp(2, 4);
+        let batch = (0..UNDOABLE.len(), prop::collection::vec(any::<bool>(), live.len()));
+        let round = (prop::collection::vec(batch, batches), any::<bool>()).boxed();
+        let mut source = Source::new(self.seed, &unit.name);
+        for r in 0u32.. {
+            if !self.another_round(r, spec.sequences) {
+                break;
+            }
+            let tag = format!("{} round {r}", unit.name);
+            self.make_live(unit, model, live, &tag).await?;
+            let mut before = Vec::new();
+            for id in live {
+                let x = self.observe(id, &format!("{tag} start")).await?;
+                before.push(self.state_of(&x).unwrap_or_else(|| ABSENT.to_string()));
+            }
+            let (drawn, disjoint) = source.tree(&round).map_err(Interrupted::Failed)?.current();
+            // Disjoint rounds give each fixture to one batch; overlapping ones keep the draw.
+            let plans: Vec<(&str, Vec<String>)> = drawn
+                .iter()
+                .enumerate()
+                .map(|(b, (action, pick))| {
+                    let ids: Vec<String> = live
+                        .iter()
+                        .enumerate()
+                        .filter(|(k, _)| if disjoint { k % batches == b } else { pick[*k] })
+                        .map(|(_, id)| id.clone())
+                        .collect();
+                    let ids = if ids.is_empty() { vec![live[b % live.len()].clone()] } else { ids };
+                    (UNDOABLE[*action], ids)
+                })
+                .collect();
+            let sent = join_all(plans.iter().enumerate().map(|(b, (action, ids))| {
+                let label = format!("{tag} batch {}", b + 1);
+                let body = json!({"action": action, "asset_ids": ids});
+                async move { self.send(self.build(&GenRequest::json(body), &label), AuthMode::Valid).await }
+            }))
+            .await;
+            let mut exchanges = Vec::new();
+            for (b, x) in sent.into_iter().enumerate() {
+                let x = x?;
+                let label = format!("{tag} batch {}", b + 1);
+                let violations = self.judge(unit, &x, AuthMode::Valid, &Expect::Nothing, &label).await;
+                if !violations.is_empty() {
+                    let steps = concurrent_lines(&plans, &[], &[], live, &before);
+                    return Ok(Some((Failure { steps, exchange: x, violations, expect: Expect::Nothing }, None)));
+                }
+                exchanges.push(x);
+            }
+            let mut after = Vec::new();
+            let mut last = None;
+            for id in live {
+                let x = self.observe(id, &format!("{tag} end")).await?;
+                after.push(self.state_of(&x).unwrap_or_else(|| "no state".into()));
+                last = Some(x);
+            }
+            let said: Vec<Vec<Said>> = plans
+                .iter()
+                .zip(&exchanges)
+                .map(|((_, ids), x)| live.iter().map(|id| self.said(x, id, ids)).collect())
+                .collect();
+            let actions: Vec<&str> = plans.iter().map(|(a, _)| *a).collect();
+            if explained(model, &before, &actions, &said, &after) {
+                continue;
+            }
+            let shown: Vec<String> = live.iter().zip(&after).map(|(id, s)| format!("{id:?} {s}")).collect();
+            let violation = Violation::new(
+                "lifecycle",
+                "states after the concurrent batches",
+                format!(
+                    "answers and states that some order of the {} batches, one after another, gives (all orders tried)",
+                    plans.len()
+                ),
+                format!("{}; no order gives that", shown.join(", ")),
+            );
+            let steps = concurrent_lines(&plans, &exchanges, &said, live, &before);
+            let exchange = last.ok_or(Stopped)?;
+            let expect = Expect::Nothing;
+            return Ok(Some((Failure { steps, exchange, violations: vec![violation], expect }, None)));
+        }
+        Ok(None)
+    }
+
+    async fn isolation(
+        &self,
+        unit: &Unit,
+        model: &Model,
+        live: &[String],
+    ) -> Result<Option<(Failure, Option<(usize, usize)>)>, Interrupted> {
+        let tag = format!("{} other project", unit.name);
+        self.make_live(unit, model, live, &tag).await?;
+        let mut states = Vec::new();
+        for id in live {
+            let x = self.observe(id, &format!("{tag} start")).await?;
+            states.push(self.state_of(&x).unwrap_or_else(|| ABSENT.to_string()));
+        }
+        // A project nobody has: made up and `bcf-` prefixed like every id the harness invents.
+        let mut other = self.target.clone();
+        other.project_id = super::made_up_id(self.seed, &unit.name, 0);
+        let url = other.url(&self.contract.operation().path, &[]);
+        let mut steps = Vec::new();
+        for (n, action) in ["UNACTIVE", "DELETE"].into_iter().enumerate() {
+            let label = format!("{tag} {action}");
+            let body = json!({"action": action, "asset_ids": live});
+            let mut req = self.build(&GenRequest::json(body), &label);
+            req.url = url.clone();
+            let x = self.send(req, AuthMode::Valid).await?;
+            let said: Vec<Said> = live.iter().map(|_| Said::Untouched).collect();
+            steps.push(step_line(n + 1, action, live, &x, &said, live));
+            let expect = Expect::OtherProject { ids: live.to_vec() };
+            let violations = self.judge(unit, &x, AuthMode::Valid, &expect, &label).await;
+            if !violations.is_empty() {
+                return Ok(Some((Failure { steps, exchange: x, violations, expect }, None)));
+            }
+            for (k, id) in live.iter().enumerate() {
+                let found = self.fetch(id, &label).await?;
+                let why =
+                    format!("it was {} and the batch named project {:?}, not the run's", states[k], other.project_id);
+                let expect = Expect::State { id: id.clone(), allowed: vec![states[k].clone()], why };
+                let violations = self.judge(unit, &found, AuthMode::Valid, &expect, &label).await;
+                if !violations.is_empty() {
+                    return Ok(Some((Failure { steps, exchange: found, violations, expect }, None)));
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+const INDENT: &str = "   ";
+
+/// `3. UNACTIVE ["f0", "bcf-…"] -> 200: "f0" SUCCESS` and its `curl` line below.
+fn step_line(n: usize, action: &str, ids: &[String], x: &Exchange, said: &[Said], watched: &[String]) -> String {
+    let status = x.response().map(|r| r.status.to_string()).unwrap_or_else(|| "no answer".into());
+    let outcomes: Vec<String> = watched
+        .iter()
+        .zip(said)
+        .filter_map(|(id, s)| match s {
+            Said::Success => Some(format!("{id:?} SUCCESS")),
+            Said::Failed => Some(format!("{id:?} FAILED")),
+            Said::Unknown => Some(format!("{id:?} ?")),
+            Said::Untouched => None,
+        })
+        .collect();
+    let outcomes = if outcomes.is_empty() { String::new() } else { format!(": {}", outcomes.join(", ")) };
+    let curl = curl_line(&x.request, AuthMode::Valid).replace('\n', &format!("\n{INDENT}"));
+    format!("{n}. {action} {} -> {status}{outcomes}\n{INDENT}{curl}", crate::checks::id_list(ids))
+}
+
+/// The lines of a round of concurrent batches: the states before, then each batch (all sent at
+/// once) with what it said and its `curl` line.
+fn concurrent_lines(
+    plans: &[(&str, Vec<String>)],
+    exchanges: &[Exchange],
+    said: &[Vec<Said>],
+    live: &[String],
+    before: &[String],
+) -> Vec<String> {
+    let start: Vec<String> = live.iter().zip(before).map(|(id, s)| format!("{id:?} {s}")).collect();
+    let mut lines = vec![format!("0. looked up: {}", start.join(", "))];
+    for (b, (action, ids)) in plans.iter().enumerate() {
+        match (exchanges.get(b), said.get(b)) {
+            (Some(x), Some(said)) => {
+                lines.push(format!("(at once) {}", step_line(b + 1, action, ids, x, said, live)));
+            }
+            _ => lines.push(format!("(at once) {}. {action} {}", b + 1, crate::checks::id_list(ids))),
+        }
+    }
+    lines
+}
+
+/// Does some order of the batches, one after another from `before`, say what each said and end
+/// in `after`? Every order is tried, and every state the model allows at each step.
+fn explained(model: &Model, before: &[String], actions: &[&str], said: &[Vec<Said>], after: &[String]) -> bool {
+    let mut order: Vec<usize> = (0..actions.len()).collect();
+    loop {
+        if explains(model, before, actions, said, after, &order) {
+            return true;
+        }
+        if !next_permutation(&mut order) {
+            return false;
+        }
+    }
+}
+
+fn explains(
+    model: &Model,
+    before: &[String],
+    actions: &[&str],
+    said: &[Vec<Said>],
+    after: &[String],
+    order: &[usize],
+) -> bool {
+    // Fixtures are independent given the order: each has its own set of possible states.
+    (0..before.len()).all(|k| {
+        let mut possible: Vec<String> = vec![before[k].clone()];
+        for &b in order {
+            let mut next: Vec<String> = possible.iter().flat_map(|s| model.next(s, actions[b], said[b][k])).collect();
+            next.sort();
+            next.dedup();
+            possible = next;
+        }
+        possible.contains(&after[k])
+    })
+}
+
+fn next_permutation(v: &mut [usize]) -> bool {
+    let Some(i) = (1..v.len()).rev().find(|&i| v[i - 1] < v[i]) else { return false };
+    let j = (i..v.len()).rev().find(|&j| v[j] > v[i - 1]).unwrap_or(i);
+    v.swap(i - 1, j);
+    v[i..].reverse();
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model() -> Model {
+        Model::new(crate::contract::Contract::bundled().unwrap().manifest.lifecycle.as_ref().unwrap())
+    }
+
+    fn v(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn some_order_explains_what_atomic_batches_do() {
+        let m = model();
+        let before = v(&["ACTIVED", "ACTIVED"]);
+        // DELETE then RESTORE of the same asset, both SUCCESS: back in a live state, or (RESTORE
+        // first, a no-op on a live asset) in the bin.
+        let actions = ["RESTORE", "DELETE"];
+        let said = vec![vec![Said::Success, Said::Untouched], vec![Said::Success, Said::Untouched]];
+        assert!(explained(&m, &before, &actions, &said, &v(&["UNACTIVED", "ACTIVED"])));
+        assert!(explained(&m, &before, &actions, &said, &v(&["DELETING", "ACTIVED"])));
+        // A RESTORE that failed did nothing: only the DELETE acted, in any order.
+        let said = vec![vec![Said::Failed, Said::Untouched], vec![Said::Success, Said::Untouched]];
+        assert!(explained(&m, &before, &actions, &said, &v(&["DELETING", "ACTIVED"])));
+        assert!(!explained(&m, &before, &actions, &said, &v(&["ACTIVED", "ACTIVED"])));
+        // The asset not in any batch never moves.
+        assert!(!explained(&m, &before, &actions, &said, &v(&["DELETING", "UNACTIVED"])));
+    }
+
+    #[test]
+    fn a_lost_update_on_disjoint_assets_has_no_order() {
+        let m = model();
+        let before = v(&["ACTIVED", "ACTIVED"]);
+        let actions = ["UNACTIVE", "DELETE"];
+        let said = vec![vec![Said::Success, Said::Untouched], vec![Said::Untouched, Said::Success]];
+        assert!(explained(&m, &before, &actions, &said, &v(&["UNACTIVED", "DELETING"])));
+        // The second batch wrote back the first one's asset as it found it.
+        assert!(!explained(&m, &before, &actions, &said, &v(&["ACTIVED", "DELETING"])));
+    }
+
+    #[test]
+    fn permutations_are_all_visited() {
+        let mut v = vec![0, 1, 2];
+        let mut n = 1;
+        while next_permutation(&mut v) {
+            n += 1;
+        }
+        assert_eq!(n, 6);
+    }
+}
