@@ -113,14 +113,16 @@ pub fn either(states: &[String]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn model() -> Model {
+    /// The model of the built-in contract.
+    pub(in crate::engine) fn model() -> Model {
         Model::new(crate::contract::Contract::bundled().unwrap().manifest.lifecycle.as_ref().unwrap())
     }
 
-    fn v(s: &[&str]) -> Vec<String> {
+    /// Owned states, for comparing with the model's answers.
+    pub(in crate::engine) fn v(s: &[&str]) -> Vec<String> {
         s.iter().map(|x| x.to_string()).collect()
     }
 

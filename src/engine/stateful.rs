@@ -577,13 +577,7 @@ fn next_permutation(v: &mut [usize]) -> bool {
 mod tests {
     use super::*;
 
-    fn model() -> Model {
-        Model::new(crate::contract::Contract::bundled().unwrap().manifest.lifecycle.as_ref().unwrap())
-    }
-
-    fn v(s: &[&str]) -> Vec<String> {
-        s.iter().map(|x| x.to_string()).collect()
-    }
+    use super::super::model::tests::{model, v};
 
     #[test]
     fn some_order_explains_what_atomic_batches_do() {

@@ -77,14 +77,7 @@ impl Engine {
                 Ok(self.divergence(unit, violations, exchange, &expect, vec![]).into_iter().collect())
             }
             CaseBody::Sequence(s) => {
-                let fixtures = self.fixtures.of_sequence(&case.name).to_vec();
-                if fixtures.len() < s.fixtures_needed() {
-                    return Err(Interrupted::Failed(format!(
-                        "needs {} fixture assets and has {}",
-                        s.fixtures_needed(),
-                        fixtures.len()
-                    )));
-                }
+                let fixtures = self.own_fixtures(&case.name, s.fixtures_needed())?;
                 let _exclusive = self.fixtures.exclusive(&fixtures).await;
                 // A soak run plays a sequence that leaves its fixtures live again and again, until
                 // it diverges or the budget is spent; one that destroys them plays once.
@@ -97,20 +90,22 @@ impl Engine {
                 }
             }
             CaseBody::Stateful(s) => {
-                let fixtures = self.fixtures.of_sequence(&case.name).to_vec();
-                if fixtures.len() < s.fixtures_needed() {
-                    return Err(Interrupted::Failed(format!(
-                        "needs {} fixture assets and has {}",
-                        s.fixtures_needed(),
-                        fixtures.len()
-                    )));
-                }
+                let fixtures = self.own_fixtures(&case.name, s.fixtures_needed())?;
                 // Sole use: the model compares every fixture after every step.
                 let _exclusive = self.fixtures.exclusive(&fixtures).await;
                 self.stateful(unit, s, &fixtures).await
             }
             _ => Err(Interrupted::Failed(format!("`{}` has no part to run", unit.name))),
         }
+    }
+
+    /// The fixtures a case has to itself, when there are as many as it needs.
+    fn own_fixtures(&self, case: &str, needed: usize) -> Result<Vec<String>, Interrupted> {
+        let fixtures = self.fixtures.of_sequence(case).to_vec();
+        if fixtures.len() < needed {
+            return Err(Interrupted::Failed(format!("needs {needed} fixture assets and has {}", fixtures.len())));
+        }
+        Ok(fixtures)
     }
 
     /// The generator of a generated trial; `None` for examples and sequences, whose requests
