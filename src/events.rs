@@ -32,11 +32,14 @@ pub enum Event<'a> {
     TrialStarted {
         unit: &'a Unit,
     },
-    /// An exchange was sent and judged (with no violation, or some).
+    /// An exchange was sent and judged (with no violation, or some). The bodies come parsed (once,
+    /// by the judging), where they are JSON.
     Judged {
         unit: &'a Unit,
         exchange: &'a Exchange,
         violations: &'a [Violation],
+        request_json: Option<&'a serde_json::Value>,
+        response_json: Option<&'a serde_json::Value>,
     },
     /// A divergence, on its smallest request, as it will be reported.
     Divergence {

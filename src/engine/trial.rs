@@ -225,7 +225,13 @@ impl Engine {
         }
         let ctx = Context::new(&self.contract, exchange, expect, &self.run, label);
         let violations = checks::run_all(&ctx, unit.case.checks.as_deref());
-        self.events.emit(Event::Judged { unit, exchange, violations: &violations });
+        self.events.emit(Event::Judged {
+            unit,
+            exchange,
+            violations: &violations,
+            request_json: ctx.request_json.as_ref(),
+            response_json: ctx.response_json.as_ref(),
+        });
         self.probe_credentials(false).await;
         violations
     }

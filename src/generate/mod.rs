@@ -156,7 +156,11 @@ impl Source {
         use sha2::{Digest, Sha256};
         let digest = Sha256::new().chain_update(seed.to_le_bytes()).chain_update(trial.as_bytes()).finalize();
         let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &digest);
-        Source { runner: TestRunner::new_with_rng(Config::default(), rng) }
+        // No failure persistence: every value tree of a union keeps a clone of the runner, and a
+        // persistence box in each clone is an allocation per request for nothing (batchconf replays
+        // failures from its own reports, by seed).
+        let config = Config { failure_persistence: None, ..Config::default() };
+        Source { runner: TestRunner::new_with_rng(config, rng) }
     }
 
     /// The next value tree of a strategy; its `current()` is the generated value and its

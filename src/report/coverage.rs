@@ -122,7 +122,9 @@ impl Reporter for Coverage {
     fn on(&mut self, event: &Event) {
         let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
         match event {
-            Event::Judged { unit, exchange, .. } => t.judged(&unit.part, exchange),
+            Event::Judged { unit, exchange, request_json, response_json, .. } => {
+                t.judged(&unit.part, exchange, *request_json, *response_json)
+            }
             Event::TrialFinished { unit, end: TrialEnd::Skipped(reason), .. } => {
                 t.data.not_exercised.push(NotExercised { trial: unit.name.clone(), reason: reason.clone() })
             }
@@ -141,15 +143,14 @@ fn bump(map: &mut BTreeMap<String, u64>, key: impl Into<String>) {
 }
 
 impl Tracker {
-    fn judged(&mut self, part: &Part, x: &Exchange) {
+    fn judged(&mut self, part: &Part, x: &Exchange, request: Option<&Value>, body: Option<&Value>) {
         let status = x.response().map(|r| r.status.to_string()).unwrap_or_else(|| "no answer".into());
         bump(&mut self.data.statuses, status.clone());
-        let body = x.response().and_then(|r| r.json());
-        if let Some(code) = body.as_ref().and_then(|b| b.get("error_code")).and_then(Value::as_str) {
+        if let Some(code) = body.and_then(|b| b.get("error_code")).and_then(Value::as_str) {
             bump(&mut self.data.error_codes, code);
         }
         if let Some(id) = self.lookup_id(x) {
-            let state = self.looked_up_state(x);
+            let state = self.looked_up_state(x, body);
             bump(&mut self.data.lookups, state.clone());
             if self.fixtures.contains(&id) {
                 self.known.insert(id, state);
@@ -165,8 +166,9 @@ impl Tracker {
             Part::Whole => crate::generate::AuthMode::Valid,
         };
         bump(&mut self.data.auth_variants, auth.describe());
-        let Some(request) = x.request.json() else { return };
-        let batch = self.contract.batch().clone();
+        let Some(request) = request else { return };
+        let contract = self.contract.clone();
+        let batch = contract.batch();
         let ids: Vec<String> = request
             .pointer(&batch.request_ids)
             .and_then(Value::as_array)
@@ -176,9 +178,7 @@ impl Tracker {
         // Per-id outcomes from the result groups of a 200; otherwise the whole answer's status.
         let mut outcome: HashMap<&str, String> = HashMap::new();
         let ok = x.response().is_some_and(|r| (200..300).contains(&r.status));
-        if let (true, Some(groups)) =
-            (ok, body.as_ref().and_then(|b| b.pointer(&batch.groups)).and_then(Value::as_array))
-        {
+        if let (true, Some(groups)) = (ok, body.and_then(|b| b.pointer(&batch.groups)).and_then(Value::as_array)) {
             for g in groups {
                 let ret = g.pointer(&batch.group_status).and_then(Value::as_str).unwrap_or("(no status)");
                 if let Some(code) =
@@ -272,12 +272,11 @@ impl Tracker {
         crate::contract::path_params(&lookup.path, &tail)?.remove("asset_id")
     }
 
-    fn looked_up_state(&self, x: &Exchange) -> String {
+    fn looked_up_state(&self, x: &Exchange, body: Option<&Value>) -> String {
         let Some(lookup) = self.contract.lookup.as_ref() else { return UNKNOWN.into() };
         match x.response() {
             Some(r) if lookup.absent_statuses.contains(&r.status) => ABSENT.into(),
-            Some(r) => r
-                .json()
+            Some(_) => body
                 .and_then(|b| b.pointer(&lookup.state).and_then(Value::as_str).map(str::to_string))
                 .unwrap_or_else(|| UNKNOWN.into()),
             None => UNKNOWN.into(),
