@@ -240,6 +240,7 @@ impl Contract {
             Ok(Schema { file: file.to_string(), json, validator })
         };
 
+        check_lifecycle(&manifest_path, &manifest)?;
         let op = &manifest.operation;
         let request_body = compile(&op.request.body, "/operation/request/body", true)?;
         let request_headers = compile(&op.request.headers, "/operation/request/headers", true)?;
@@ -358,6 +359,27 @@ fn parse_manifest(file: &str, text: &str) -> Result<Manifest, SetupError> {
 }
 
 /// One reference token of a JSON pointer (RFC 6901): `~` and `/` escaped.
+/// Every state the lifecycle names after an action is one of its `states` (or `$absent`): a typo
+/// there would make the model expect a state no asset is ever in.
+fn check_lifecycle(manifest_path: &str, manifest: &Manifest) -> Result<(), SetupError> {
+    let Some(lifecycle) = &manifest.lifecycle else { return Ok(()) };
+    for (action, states) in &lifecycle.after {
+        for (i, state) in states.iter().enumerate() {
+            if state != "$absent" && !lifecycle.states.contains(state) {
+                return Err(SetupError::Contract {
+                    file: manifest_path.to_string(),
+                    reason: format!(
+                        "at `/lifecycle/after/{}/{i}`: `{state}` is not one of `lifecycle.states` ({}) nor `$absent`",
+                        pointer_token(action),
+                        lifecycle.states.join(", ")
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 fn pointer_token(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
@@ -400,6 +422,12 @@ mod tests {
         assert!(errs.iter().any(|e| e.instance_path == "/results/0/error_info" && e.keyword == "required"));
         assert!(c.request_headers.is_valid(&json!({"x-app-userid": "user-42"})));
         assert!(!c.request_headers.is_valid(&json!({"x-app-userid": "用户"})));
+    }
+
+    #[test]
+    fn a_lifecycle_state_that_is_not_a_state_is_named() {
+        let e = manifest_error(|m| m["lifecycle"]["after"]["DELETE"][1] = json!("WAITNG_DELETE"));
+        assert!(e.contains("/lifecycle/after/DELETE/1") && e.contains("WAITNG_DELETE"), "{e}");
     }
 
     /// The built-in manifest with one edit, loaded from a directory: the error's text.
