@@ -67,3 +67,14 @@ fn budgets_that_are_zero_or_not_durations_are_the_users_mistake() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
     }
 }
+
+/// A fault that shows only after a server has been up a while: a default run misses it, a soak
+/// of a few thousand requests catches it (which is why `tests/faults.rs` leaves it out).
+#[test]
+fn a_soak_catches_a_fault_that_shows_only_late() {
+    let (o, _) = run(&["run", "--seed", "4", "--fault", "late-server-errors", "property::"]);
+    assert_eq!(o.status.code(), Some(0), "a short run meets no late error: {}", text(&o));
+    let (o, _) = run(&["run", "--seed", "4", "--requests", "3000", "--fault", "late-server-errors", "property::"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("no_server_error              DIVERGES"), "{}", text(&o));
+}
