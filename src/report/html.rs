@@ -89,15 +89,7 @@ impl Html {
         ));
 
         out.push_str("<h2>Per check</h2>\n<table id=\"checks\"><tr><th>check</th><th>result</th></tr>\n");
-        let mut per_check: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for d in self.trials.divergences() {
-            for v in &d.violations {
-                let trials = per_check.entry(v.check.as_str()).or_default();
-                if !trials.contains(&d.trial.as_str()) {
-                    trials.push(&d.trial);
-                }
-            }
-        }
+        let per_check = self.trials.per_check();
         for check in crate::checks::CHECKS {
             match per_check.get(check.name) {
                 None => out.push_str(&format!("<tr><td>{}</td><td class=\"ok\">ok</td></tr>\n", e(check.name))),

@@ -1,8 +1,6 @@
 //! The closing summary: one line per check, the skipped trials and why, how many requests were
 //! sent and throttled, why the run stopped if it did, the seed, and the counts.
 
-use std::collections::BTreeMap;
-
 use super::coverage::Coverage;
 use super::trials::Trials;
 use crate::events::{Event, Reporter, RunEnd, TrialEnd};
@@ -23,15 +21,7 @@ impl Summary {
     }
 
     pub fn text(&self, end: &RunEnd) -> String {
-        let mut per_check: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for d in self.trials.divergences() {
-            for v in &d.violations {
-                let trials = per_check.entry(v.check.as_str()).or_default();
-                if !trials.contains(&d.trial.as_str()) {
-                    trials.push(&d.trial);
-                }
-            }
-        }
+        let per_check = self.trials.per_check();
         let mut out = String::from("\nbatchconf summary per check:\n");
         for check in crate::checks::CHECKS {
             match per_check.get(check.name) {

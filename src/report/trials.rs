@@ -76,6 +76,20 @@ impl Trials {
         self.rows.values().flat_map(|r| r.divergences().iter())
     }
 
+    /// Each check that diverged, and the trials it diverged in (each once, in plan order).
+    pub fn per_check(&self) -> std::collections::BTreeMap<&str, Vec<&str>> {
+        let mut per_check: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        for d in self.divergences() {
+            for v in &d.violations {
+                let trials = per_check.entry(v.check.as_str()).or_default();
+                if !trials.contains(&d.trial.as_str()) {
+                    trials.push(&d.trial);
+                }
+            }
+        }
+        per_check
+    }
+
     pub fn counts(&self) -> Counts {
         let mut c = Counts::default();
         for r in self.rows.values() {
