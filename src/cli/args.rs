@@ -75,6 +75,18 @@ pub struct AuthArgs {
     pub app_user_id: Option<String>,
 }
 
+impl From<AuthArgs> for batchconf::engine::Access {
+    fn from(a: AuthArgs) -> Self {
+        batchconf::engine::Access {
+            project_id: a.project_id,
+            token: a.token,
+            ak: a.ak,
+            sk: a.sk,
+            app_user_id: a.app_user_id,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// Base URL of the endpoint to test, e.g. `https://metastudio.example.com`. Without it the

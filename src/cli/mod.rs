@@ -27,11 +27,7 @@ pub fn main() -> i32 {
         Command::Replay(args) => replay(&ReplayOptions {
             report: args.report,
             target: args.target,
-            project_id: args.auth.project_id,
-            token: args.auth.token,
-            ak: args.auth.ak,
-            sk: args.auth.sk,
-            app_user_id: args.auth.app_user_id,
+            access: args.auth.into(),
             schemas: args.schemas,
             timeout: std::time::Duration::from_millis(args.timeout_ms),
         }),

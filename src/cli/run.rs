@@ -13,11 +13,7 @@ use super::args::RunArgs;
 fn options(a: RunArgs) -> RunOptions {
     RunOptions {
         target: a.target,
-        project_id: a.auth.project_id,
-        token: a.auth.token,
-        ak: a.auth.ak,
-        sk: a.auth.sk,
-        app_user_id: a.auth.app_user_id,
+        access: a.auth.into(),
         schemas: a.schemas,
         cases: a.cases,
         seed: a.seed,

@@ -30,7 +30,7 @@ use crate::send::{Credentials, Exchanger, Target};
 
 pub use budget::{Budget, Limits};
 pub use fixtures::Fixtures;
-pub use plan::{Hints, Part, RunOptions, Settings, TargetSpec, Unit};
+pub use plan::{Access, Hints, Part, RunOptions, Settings, TargetSpec, Unit};
 pub use suite::Suite;
 pub use trial::made_up_id;
 pub use verdict::Tally;

@@ -42,16 +42,36 @@ pub enum TargetSpec {
     Remote { url: String },
 }
 
-/// What a run was asked to do, typed but not yet checked: the command line fills it from flags,
-/// the `cargo test` gate from its environment.
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    pub target: Option<String>,
+/// Who a run (or a replay) is to the target: the project, the credentials and the third-party
+/// user, as given; [`credentials`] checks them. `Debug` never shows a secret.
+#[derive(Clone, Default)]
+pub struct Access {
     pub project_id: Option<String>,
     pub token: Option<String>,
     pub ak: Option<String>,
     pub sk: Option<String>,
     pub app_user_id: Option<String>,
+}
+
+impl std::fmt::Debug for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let given = |v: &Option<String>| v.as_ref().map(|_| "***");
+        f.debug_struct("Access")
+            .field("project_id", &self.project_id)
+            .field("token", &given(&self.token))
+            .field("ak", &given(&self.ak))
+            .field("sk", &given(&self.sk))
+            .field("app_user_id", &self.app_user_id)
+            .finish()
+    }
+}
+
+/// What a run was asked to do, typed but not yet checked: the command line fills it from flags,
+/// the `cargo test` gate from its environment.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub target: Option<String>,
+    pub access: Access,
     pub schemas: Option<PathBuf>,
     pub cases: Option<PathBuf>,
     pub seed: Option<u64>,
@@ -76,11 +96,7 @@ impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             target: None,
-            project_id: None,
-            token: None,
-            ak: None,
-            sk: None,
-            app_user_id: None,
+            access: Access::default(),
             schemas: None,
             cases: None,
             seed: None,
@@ -230,8 +246,8 @@ impl Settings {
                 TargetSpec::Bundled { fault, variants: o.variants.clone() }
             }
         };
-        let creds = credentials(&o.token, &o.ak, &o.sk, &o.app_user_id)?;
-        let project_id = match (&target, &o.project_id) {
+        let creds = credentials(&o.access)?;
+        let project_id = match (&target, &o.access.project_id) {
             (_, Some(p)) => p.clone(),
             (TargetSpec::Bundled { .. }, None) => BUNDLED_PROJECT.into(),
             (TargetSpec::Remote { .. }, None) => {
@@ -416,12 +432,7 @@ impl Settings {
 
 /// The user's credentials, checked: a value that cannot be sent as an HTTP header (a line break,
 /// a control character) or an empty one is the user's mistake, found before anything is sent.
-pub(crate) fn credentials(
-    token: &Option<String>,
-    ak: &Option<String>,
-    sk: &Option<String>,
-    app_user_id: &Option<String>,
-) -> Result<Credentials, SetupError> {
+pub(crate) fn credentials(access: &Access) -> Result<Credentials, SetupError> {
     let header = |flag: &str, value: &Option<String>| -> Result<Option<String>, SetupError> {
         let Some(v) = value else { return Ok(None) };
         if v.is_empty() {
@@ -434,13 +445,13 @@ pub(crate) fn credentials(
         }
         Ok(Some(v.clone()))
     };
-    let token = header("--token", token)?;
-    let aksk = match (header("--ak", ak)?, header("--sk", sk)?) {
+    let token = header("--token", &access.token)?;
+    let aksk = match (header("--ak", &access.ak)?, header("--sk", &access.sk)?) {
         (Some(ak), Some(sk)) => Some((ak, sk)),
         (None, None) => None,
         _ => return Err(SetupError::Argument("`--ak` and `--sk` go together: give both, or neither".into())),
     };
-    Ok(Credentials { token, aksk, app_user_id: header("--app-user-id", app_user_id)? })
+    Ok(Credentials { token, aksk, app_user_id: header("--app-user-id", &access.app_user_id)? })
 }
 
 /// Builds every generator the cases need once, so a schema keyword the generator cannot honour
@@ -492,11 +503,17 @@ mod tests {
         Settings::new(o)
     }
 
+    /// A remote run whose access is changed by `edit`, dry or not.
+    fn with_access(edit: impl FnOnce(&mut Access), dry_run: bool) -> RunOptions {
+        let mut o = RunOptions { dry_run, ..remote("https://x.example") };
+        edit(&mut o.access);
+        o
+    }
+
     fn remote(url: &str) -> RunOptions {
         RunOptions {
             target: Some(url.into()),
-            project_id: Some("p".into()),
-            token: Some("t0ken".into()),
+            access: Access { project_id: Some("p".into()), token: Some("t0ken".into()), ..Access::default() },
             ..RunOptions::default()
         }
     }
@@ -548,23 +565,21 @@ mod tests {
     #[test]
     fn bad_options_are_setup_errors() {
         let err = |o: RunOptions| settings(o).unwrap_err().to_string();
-        assert!(err(RunOptions { project_id: None, ..remote("https://x.example") }).contains("--project-id"));
+        assert!(err(with_access(|a| a.project_id = None, false)).contains("--project-id"));
         assert!(settings(remote("nope")).is_err());
         assert!(settings(RunOptions { examples: 0, ..RunOptions::default() }).is_err());
         assert!(settings(RunOptions { fixture_assets: Some("a".into()), ..RunOptions::default() }).is_err());
         assert!(settings(RunOptions { rate: Some(0.0), ..RunOptions::default() }).is_err());
         assert!(settings(RunOptions { fault: Some(Fault::Status201), ..remote("http://127.0.0.1:1") }).is_err());
-        assert!(err(RunOptions { token: None, ..remote("https://x.example") }).contains("no credentials"));
-        assert!(err(RunOptions { token: Some(String::new()), ..remote("https://x.example") }).contains("empty"));
-        assert!(err(RunOptions { token: Some("a\r\nX-Evil: 1".into()), ..remote("https://x.example") })
-            .contains("line break"));
-        assert!(err(RunOptions { app_user_id: Some("u\n".into()), ..remote("https://x.example") })
-            .contains("--app-user-id"));
-        assert!(err(RunOptions { ak: Some("AK".into()), ..remote("https://x.example") }).contains("--sk"));
+        assert!(err(with_access(|a| a.token = None, false)).contains("no credentials"));
+        assert!(err(with_access(|a| a.token = Some(String::new()), false)).contains("empty"));
+        assert!(err(with_access(|a| a.token = Some("a\r\nX-Evil: 1".into()), false)).contains("line break"));
+        assert!(err(with_access(|a| a.app_user_id = Some("u\n".into()), false)).contains("--app-user-id"));
+        assert!(err(with_access(|a| a.ak = Some("AK".into()), false)).contains("--sk"));
         // A dry run sends nothing, so it needs no credentials.
-        assert!(settings(RunOptions { token: None, dry_run: true, ..remote("https://x.example") }).is_ok());
+        assert!(settings(with_access(|a| a.token = None, true)).is_ok());
         // Non-ASCII is the server's to judge (Chinese in `X-App-UserId` must reach it).
-        assert!(settings(RunOptions { app_user_id: Some("用户".into()), ..remote("https://x.example") }).is_ok());
+        assert!(settings(with_access(|a| a.app_user_id = Some("用户".into()), false)).is_ok());
     }
 
     #[test]

@@ -25,11 +25,7 @@ use crate::send::{self, Credentials, Target, Transport, TransportConfig};
 pub struct ReplayOptions {
     pub report: PathBuf,
     pub target: Option<String>,
-    pub project_id: Option<String>,
-    pub token: Option<String>,
-    pub ak: Option<String>,
-    pub sk: Option<String>,
-    pub app_user_id: Option<String>,
+    pub access: super::Access,
     pub schemas: Option<PathBuf>,
     pub timeout: Duration,
 }
@@ -58,9 +54,9 @@ pub fn replay(o: &ReplayOptions) -> Result<Verdict, Error> {
         }
         (None, t) => t.to_string(),
     };
-    let project = o.project_id.clone().unwrap_or_else(|| report.project_id.clone());
+    let project = o.access.project_id.clone().unwrap_or_else(|| report.project_id.clone());
     let target = Target::parse(&url, &project)?;
-    let creds = super::plan::credentials(&o.token, &o.ak, &o.sk, &o.app_user_id)?;
+    let creds = super::plan::credentials(&o.access)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

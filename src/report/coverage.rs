@@ -406,8 +406,11 @@ mod tests {
     fn skipped_trials_are_what_was_not_exercised() {
         let settings = Settings::new(RunOptions {
             target: Some("http://127.0.0.1:9".into()),
-            project_id: Some("p".into()),
-            token: Some("t".into()),
+            access: crate::engine::Access {
+                project_id: Some("p".into()),
+                token: Some("t".into()),
+                ..Default::default()
+            },
             dry_run: true,
             ..RunOptions::default()
         })

@@ -12,7 +12,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 
 use super::coverage::Coverage;
 use super::summary::Summary;
-use crate::engine::{Hints, RunOptions, Settings, Suite};
+use crate::engine::{Access, Hints, RunOptions, Settings, Suite};
 use crate::error::exit;
 use crate::events::TrialEnd;
 
@@ -24,10 +24,13 @@ pub fn options_from_env() -> Result<RunOptions, String> {
     };
     Ok(RunOptions {
         target: env("BATCHCONF_TARGET"),
-        project_id: env("HUAWEICLOUD_SDK_PROJECT_ID"),
-        token: env("BATCHCONF_TOKEN"),
-        ak: env("HUAWEICLOUD_SDK_AK"),
-        sk: env("HUAWEICLOUD_SDK_SK"),
+        access: Access {
+            project_id: env("HUAWEICLOUD_SDK_PROJECT_ID"),
+            token: env("BATCHCONF_TOKEN"),
+            ak: env("HUAWEICLOUD_SDK_AK"),
+            sk: env("HUAWEICLOUD_SDK_SK"),
+            app_user_id: None,
+        },
         fixture_assets: env("BATCHCONF_FIXTURE_ASSETS"),
         schemas: env("BATCHCONF_SCHEMAS").map(std::path::PathBuf::from),
         cases: env("BATCHCONF_CASES").map(std::path::PathBuf::from),
@@ -132,8 +135,11 @@ mod tests {
     fn the_gates_skip_reasons_name_environment_variables_not_flags() {
         let remote = RunOptions {
             target: Some("https://x.example".into()),
-            project_id: Some("p".into()),
-            token: Some("t".into()),
+            access: crate::engine::Access {
+                project_id: Some("p".into()),
+                token: Some("t".into()),
+                ..Default::default()
+            },
             ..RunOptions::default()
         };
         let reasons = |s: Settings| -> Vec<String> { s.units().into_iter().filter_map(|u| u.skip).collect() };
