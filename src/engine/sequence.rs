@@ -39,7 +39,7 @@ impl Engine {
                 }
                 Step::Observe { id, states, why } => {
                     let id = self.resolve(unit, fixtures, id, n);
-                    let Some(x) = self.lookup(&id, &label).await else {
+                    let Some(x) = self.settled_lookup(&id, &label, states).await else {
                         done.push(format!("{}. (no lookup in the contract: cannot observe {id:?})", n + 1));
                         continue;
                     };

@@ -236,11 +236,13 @@ impl Engine {
         if !violations.is_empty() {
             return Ok(Some(Failure { steps: steps.clone(), exchange: x, violations, expect: Expect::Nothing }));
         }
-        // Judged below, which counts them.
-        let looked = join_all(watched.iter().map(|id| self.fetch(id, label))).await;
+        // Judged below, which counts them; a state not yet allowed is looked at again a moment
+        // later (`settled_lookup`), as a service may apply a batch just after answering it.
+        let allowed: Vec<Vec<String>> = (0..watched.len()).map(|k| model.next(&states[k], action, said[k])).collect();
+        let looked = join_all(watched.iter().zip(&allowed).map(|(id, ok)| self.settled_lookup(id, label, ok))).await;
         for (k, found) in looked.into_iter().enumerate() {
-            let found = found?;
-            let allowed = model.next(&states[k], action, said[k]);
+            let found = found.ok_or(Stopped)??;
+            let allowed = allowed[k].clone();
             let why = match said[k] {
                 Said::Untouched => format!("it was {} and not in the batch of step {number}", states[k]),
                 s => format!(
@@ -314,7 +316,7 @@ impl Engine {
     }
 
     /// The state a lookup shows: the manifest's state field, or `$absent` for a not-found status.
-    fn state_of(&self, x: &Exchange) -> Option<String> {
+    pub(super) fn state_of(&self, x: &Exchange) -> Option<String> {
         let lookup = self.contract.lookup.as_ref()?;
         let resp = x.response()?;
         if lookup.absent_statuses.contains(&resp.status) {
@@ -341,6 +343,7 @@ impl Engine {
         let in_bin = pick(&|s| model.in_bin(s));
         // Nothing brings a gone asset back: those are left as they are.
         let not_active = pick(&|s| (model.is_live(s) || model.in_bin(s)) && s != "ACTIVED");
+        let touched: Vec<String> = not_active.clone();
         for (action, ids) in [(RESTORE, in_bin), ("ACTIVE", not_active)] {
             if ids.is_empty() {
                 continue;
@@ -349,6 +352,19 @@ impl Engine {
             let body = json!({"action": action, "asset_ids": ids});
             let x = self.send(self.build(&GenRequest::json(body), &label), AuthMode::Valid).await?;
             self.tally.observe(&x, AuthMode::Valid);
+        }
+        // A service may apply those a moment after answering: the trial starts from what settles.
+        let live_states: Vec<String> = self
+            .contract
+            .manifest
+            .lifecycle
+            .as_ref()
+            .map(|l| l.states.iter().filter(|s| model.is_live(s)).cloned().collect())
+            .unwrap_or_default();
+        for id in &touched {
+            if let Some(x) = self.settled_lookup(id, &format!("{tag} prepare settle"), &live_states).await {
+                self.tally.observe(&x?, AuthMode::Valid);
+            }
         }
         Ok(())
     }
@@ -408,19 +424,27 @@ impl Engine {
                 }
                 exchanges.push(x);
             }
-            let mut after = Vec::new();
-            let mut last = None;
-            for id in live {
-                let x = self.observe(id, &format!("{tag} end")).await?;
-                after.push(self.state_of(&x).unwrap_or_else(|| "no state".into()));
-                last = Some(x);
-            }
             let said: Vec<Vec<Said>> = plans
                 .iter()
                 .zip(&exchanges)
                 .map(|((_, ids), x)| live.iter().map(|id| self.said(x, id, ids)).collect())
                 .collect();
             let actions: Vec<&str> = plans.iter().map(|(a, _)| *a).collect();
+            // A service may apply batches a moment after answering them: states no order
+            // explains are looked at again, for about 1.5 s, before they are a divergence.
+            let (mut after, mut last) = (Vec::new(), None);
+            for pause in [0u64, 100, 200, 400, 800] {
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                (after, last) = (Vec::new(), None);
+                for id in live {
+                    let x = self.observe(id, &format!("{tag} end")).await?;
+                    after.push(self.state_of(&x).unwrap_or_else(|| "no state".into()));
+                    last = Some(x);
+                }
+                if explained(model, &before, &actions, &said, &after) {
+                    break;
+                }
+            }
             if explained(model, &before, &actions, &said, &after) {
                 continue;
             }

@@ -292,6 +292,37 @@ impl Engine {
         self.budget.spent(self.tally.counts().0)
     }
 
+    /// Looks an asset up until it shows one of the `allowed` states, for about 1.5 s at most, and
+    /// gives back the last lookup for the caller to judge. The contract promises an action's
+    /// effect, not that a lookup sees it the instant the batch is answered: a service that applies
+    /// its batches a moment later conforms, and only a state that stays wrong is a divergence.
+    /// The lookups in between are counted like any request.
+    pub(super) async fn settled_lookup(
+        &self,
+        id: &str,
+        label: &str,
+        allowed: &[String],
+    ) -> Option<Result<Exchange, Stopped>> {
+        const PAUSES_MS: [u64; 4] = [100, 200, 400, 800];
+        let settled = |x: &Exchange| x.response().is_none() || self.state_of(x).is_some_and(|s| allowed.contains(&s));
+        let mut x = match self.lookup(id, label).await? {
+            Ok(x) => x,
+            stopped => return Some(stopped),
+        };
+        for pause in PAUSES_MS {
+            if settled(&x) {
+                break;
+            }
+            self.tally.observe(&x, AuthMode::Valid);
+            tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            x = match self.lookup(id, label).await? {
+                Ok(next) => next,
+                stopped => return Some(stopped),
+            };
+        }
+        Some(Ok(x))
+    }
+
     /// Looks one asset up (to observe what a sequence did).
     pub(super) async fn lookup(&self, id: &str, label: &str) -> Option<Result<Exchange, Stopped>> {
         let lookup = self.contract.lookup.as_ref()?;
