@@ -6,7 +6,7 @@
 use std::io::Write;
 
 use super::{Fault, RefServer, ServerConfig, Variant};
-use crate::error::{Error, SetupError, Verdict};
+use crate::error::{Error, Verdict};
 
 /// The token a local dev server accepts when it is given no credentials.
 pub const DEFAULT_TOKEN: &str = "batchconf-token";
@@ -24,11 +24,7 @@ pub struct ServeSettings {
 
 /// Runs the server until Ctrl-C or SIGTERM.
 pub fn serve(settings: ServeSettings) -> Result<Verdict, Error> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| SetupError::Argument(format!("cannot start the async runtime: {e}")))?;
+    let runtime = crate::runtime()?;
     runtime.block_on(run(settings))
 }
 
@@ -49,12 +45,13 @@ async fn run(settings: ServeSettings) -> Result<Verdict, Error> {
     }
     let summary = describe(&config, default_token);
     let server = RefServer::start(config).await?;
+    let stop = stopped();
     println!("batchconf serve listening on {}", server.uri());
     // Scripts wait for this line through a pipe: it must not sit in a buffer.
     let _ = std::io::stdout().flush();
     eprintln!("{summary}");
     eprintln!("Ctrl-C stops the server.");
-    stopped().await;
+    stop.await;
     server.stop().await;
     eprintln!("batchconf serve: stopped");
     Ok(Verdict::Conforms)
@@ -83,18 +80,24 @@ fn describe(config: &ServerConfig, default_token: bool) -> String {
     lines.join("\n")
 }
 
-/// Ctrl-C, or SIGTERM where there is one (what service managers and `kill` send).
-async fn stopped() {
+/// Ctrl-C, or SIGTERM where there is one (what service managers and `kill` send). The handlers
+/// are in place when this returns, not when the future is first polled: a script that reads the
+/// "listening" line and stops the server at once must not kill it by the signal's default action.
+fn stopped() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
         if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
+            return Box::pin(async move {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            });
         }
     }
-    let _ = tokio::signal::ctrl_c().await;
+    Box::pin(async move {
+        let _ = ctrl_c.await;
+    })
 }
