@@ -177,6 +177,21 @@ pub struct IdsSpec {
 }
 
 impl IdsSpec {
+    /// Batches of `min` to `max` made-up ids and nothing else.
+    pub fn made_up(min: usize, max: usize) -> IdsSpec {
+        IdsSpec {
+            min,
+            max,
+            fixture_weight: 0,
+            unknown_weight: 1,
+            long_weight: 0,
+            unicode_weight: 0,
+            whitespace_weight: 0,
+            alphabet_weight: 0,
+            repeat_percent: 0,
+        }
+    }
+
     fn default_max() -> usize {
         20
     }

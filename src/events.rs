@@ -26,6 +26,21 @@ pub enum TrialEnd {
     Stopped,
 }
 
+/// The headings under which trials without a verdict of their own are listed.
+pub const COULD_NOT_RUN: &str = "could not run";
+pub const SKIPPED: &str = "skipped";
+
+impl TrialEnd {
+    /// For a trial that could not run or was skipped: the heading it is listed under, and why.
+    pub fn reason(&self) -> Option<(&'static str, &str)> {
+        match self {
+            TrialEnd::Failed(why) => Some((COULD_NOT_RUN, why)),
+            TrialEnd::Skipped(why) => Some((SKIPPED, why)),
+            _ => None,
+        }
+    }
+}
+
 /// One thing that happened.
 #[derive(Debug)]
 pub enum Event<'a> {

@@ -29,3 +29,12 @@ pub mod send;
 pub mod server;
 pub mod sign;
 pub mod validate;
+
+/// The async runtime every command runs on: two workers, as many as the machines it is sized for.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, error::SetupError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| error::SetupError::Argument(format!("cannot start the async runtime: {e}")))
+}

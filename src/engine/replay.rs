@@ -57,11 +57,7 @@ pub fn replay(o: &ReplayOptions) -> Result<Verdict, Error> {
     let project = o.access.project_id.clone().unwrap_or_else(|| report.project_id.clone());
     let target = Target::parse(&url, &project)?;
     let creds = super::plan::credentials(&o.access)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| SetupError::Argument(format!("cannot start the async runtime: {e}")))?;
+    let runtime = crate::runtime()?;
     let transport = Transport::new(TransportConfig { timeout: o.timeout, ..TransportConfig::default() })?;
     runtime
         .block_on(send::transport::reachable(&target.base, Duration::from_secs(5)))

@@ -43,11 +43,7 @@ pub struct Suite {
 
 impl Suite {
     pub fn new(settings: Settings) -> Result<Suite, SetupError> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| SetupError::Argument(format!("cannot start the async runtime: {e}")))?;
+        let runtime = crate::runtime()?;
         let units = settings.units();
         Ok(Suite {
             settings,

@@ -33,17 +33,7 @@ fn body_with_ids(contract: &Contract, min: usize, max: usize, full: bool) -> Res
     let min = min.clamp(lo, hi);
     let max = max.clamp(min, hi.max(min));
     let mut overrides = BTreeMap::new();
-    let ids = IdsSpec {
-        min,
-        max,
-        fixture_weight: 0,
-        unknown_weight: 1,
-        long_weight: 0,
-        unicode_weight: 0,
-        whitespace_weight: 0,
-        alphabet_weight: 0,
-        repeat_percent: 0,
-    };
+    let ids = IdsSpec::made_up(min, max);
     overrides.insert(contract.batch().request_ids.clone(), Override::Ids(ids));
     let case = Property { overrides, extra_field: false, expect: Expectation::Conformant };
     Ok(body_gen(contract, &case, &[], full)?.strategy)

@@ -807,17 +807,7 @@ impl<'a> Walker<'a> {
         let mut strategy = super::ids::ids_strategy_fitted(&spec, self.fixtures, fallback.clone());
         if m.get("uniqueItems").and_then(Value::as_bool) == Some(true) && !self.rejecting() {
             // A fixture may be drawn twice: drop repeats, and top up with made-up ids.
-            let top_up = crate::cases::IdsSpec {
-                min: spec.min,
-                max: spec.min,
-                fixture_weight: 0,
-                unknown_weight: 1,
-                long_weight: 0,
-                unicode_weight: 0,
-                whitespace_weight: 0,
-                alphabet_weight: 0,
-                repeat_percent: 0,
-            };
+            let top_up = crate::cases::IdsSpec::made_up(spec.min, spec.min);
             let extra = super::ids::ids_strategy_fitted(&top_up, &[], fallback.clone());
             let min = spec.min;
             strategy = (strategy, extra)

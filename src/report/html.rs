@@ -14,7 +14,7 @@ use super::redact::redact_headers;
 use super::render::MAX_BODY_CHARS;
 use super::trials::Trials;
 use crate::error::SetupError;
-use crate::events::{Event, Reporter, RunEnd, TrialEnd};
+use crate::events::{Event, Reporter, RunEnd};
 use crate::exchange::{Headers, Outcome};
 
 /// `--report-html FILE`: writes the page when the run ends.
@@ -110,10 +110,8 @@ impl Html {
         let not_run: Vec<String> = self
             .trials
             .rows()
-            .filter_map(|r| match &r.end {
-                Some(TrialEnd::Failed(why)) => Some(format!("<li>{}: could not run: {}</li>", e(&r.name), e(why))),
-                Some(TrialEnd::Skipped(why)) => Some(format!("<li>{}: skipped: {}</li>", e(&r.name), e(why))),
-                _ => None,
+            .filter_map(|r| {
+                r.end.as_ref()?.reason().map(|(h, why)| format!("<li>{}: {h}: {}</li>", e(&r.name), e(why)))
             })
             .collect();
         if !not_run.is_empty() {

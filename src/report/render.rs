@@ -251,6 +251,19 @@ mod tests {
         )
     }
 
+    /// The failure titled `t` with only its violations and exchange: no seed, no reproduction.
+    fn bare(violations: &[Violation], exchange: &Exchange) -> String {
+        render(&Failure {
+            title: "t".into(),
+            violations,
+            exchange,
+            seed: None,
+            reproduce: None,
+            steps: &[],
+            shrink: None,
+        })
+    }
+
     fn violations() -> Vec<Violation> {
         vec![
             Violation::new("required_headers", "response.headers.X-Request-Id", "present", "absent"),
@@ -360,30 +373,14 @@ Reproduce with:
         let mut x = exchange();
         x.outcome = Outcome::Transport { reason: "connection reset by peer".into(), elapsed_ms: 3, silent: true };
         let v = [Violation::new("connection", "response", "an HTTP response", "connection reset by peer")];
-        let text = render(&Failure {
-            title: "t".into(),
-            violations: &v,
-            exchange: &x,
-            seed: None,
-            reproduce: None,
-            steps: &[],
-            shrink: None,
-        });
+        let text = bare(&v, &x);
         assert!(text.ends_with("\nNo response: connection reset by peer\n"), "{text}");
         assert!(!text.contains("Seed:") && !text.contains("Reproduce"));
 
         let mut x = exchange();
         x.outcome =
             Outcome::Response(Response { status: 502, headers: None, body: b"<html>\nbad gateway\n</html>".to_vec() });
-        let text = render(&Failure {
-            title: "t".into(),
-            violations: &v,
-            exchange: &x,
-            seed: None,
-            reproduce: None,
-            steps: &[],
-            shrink: None,
-        });
+        let text = bare(&v, &x);
         assert!(
             text.ends_with(
                 "Response:\n    502\n    (headers not recorded)\n\n    <html>\n    bad gateway\n    </html>\n"
@@ -396,15 +393,7 @@ Reproduce with:
     fn multi_line_values_stay_aligned_and_numbers_widen() {
         let x = exchange();
         let v: Vec<Violation> = (0..10).map(|i| Violation::new("c", format!("l{i}"), "one\ntwo", "s")).collect();
-        let text = render(&Failure {
-            title: "t".into(),
-            violations: &v,
-            exchange: &x,
-            seed: None,
-            reproduce: None,
-            steps: &[],
-            shrink: None,
-        });
+        let text = bare(&v, &x);
         assert!(text.contains("\n1. c at l0\n   expected: one\n             two\n   seen: s\n"), "{text}");
         assert!(text.contains("\n10. c at l9\n    expected: one\n              two\n    seen: s\n"), "{text}");
     }
@@ -414,15 +403,7 @@ Reproduce with:
         let mut x = exchange();
         x.request.body = "é".repeat(MAX_BODY_CHARS + 5).into_bytes();
         x.outcome = Outcome::Response(Response { status: 204, headers: Some(Headers::default()), body: vec![] });
-        let text = render(&Failure {
-            title: "t".into(),
-            violations: &[],
-            exchange: &x,
-            seed: None,
-            reproduce: None,
-            steps: &[],
-            shrink: None,
-        });
+        let text = bare(&[], &x);
         assert!(text.contains(&format!("    {}\n    … (5 more characters not shown)\n", "é".repeat(MAX_BODY_CHARS))));
         assert!(text.ends_with("Response:\n    204\n\n    (empty body)\n"), "{text}");
     }
@@ -431,15 +412,7 @@ Reproduce with:
     fn bodies_that_are_not_utf8_are_shown_lossily() {
         let mut x = exchange();
         x.request.body = vec![0xff, b'a'];
-        let text = render(&Failure {
-            title: "t".into(),
-            violations: &[],
-            exchange: &x,
-            seed: None,
-            reproduce: None,
-            steps: &[],
-            shrink: None,
-        });
+        let text = bare(&[], &x);
         assert!(
             text.contains("    (not UTF-8: 2 bytes, shown with U+FFFD for invalid bytes)\n    \u{fffd}a\n"),
             "{text}"

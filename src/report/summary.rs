@@ -3,7 +3,7 @@
 
 use super::coverage::Coverage;
 use super::trials::Trials;
-use crate::events::{Event, Reporter, RunEnd, TrialEnd};
+use crate::events::{Event, Reporter, RunEnd, COULD_NOT_RUN, SKIPPED};
 
 /// Prints the summary at the end of the run, to stdout.
 #[derive(Default)]
@@ -34,29 +34,18 @@ impl Summary {
                 )),
             }
         }
-        let failed: Vec<String> = self
-            .trials
-            .rows()
-            .filter_map(|r| match &r.end {
-                Some(TrialEnd::Failed(why)) => Some(format!("  {}: {why}\n", r.name)),
-                _ => None,
-            })
-            .collect();
-        if !failed.is_empty() {
-            out.push_str("could not run:\n");
-            out.push_str(&failed.concat());
-        }
-        let skipped: Vec<String> = self
-            .trials
-            .rows()
-            .filter_map(|r| match &r.end {
-                Some(TrialEnd::Skipped(why)) => Some(format!("  {}: {why}\n", r.name)),
-                _ => None,
-            })
-            .collect();
-        if !skipped.is_empty() {
-            out.push_str("skipped:\n");
-            out.push_str(&skipped.concat());
+        for heading in [COULD_NOT_RUN, SKIPPED] {
+            let listed: String = self
+                .trials
+                .rows()
+                .filter_map(|r| match r.end.as_ref()?.reason()? {
+                    (h, why) if h == heading => Some(format!("  {}: {why}\n", r.name)),
+                    _ => None,
+                })
+                .collect();
+            if !listed.is_empty() {
+                out.push_str(&format!("{heading}:\n{listed}"));
+            }
         }
         if let Some((coverage, states)) = &self.coverage {
             out.push_str(&coverage.data().text(states));
