@@ -30,10 +30,12 @@ pub mod server;
 pub mod sign;
 pub mod validate;
 
-/// The async runtime every command runs on: two workers, as many as the machines it is sized for.
+/// The async runtime `run`, `replay` and the gate drive: one thread. The target (or the bundled
+/// server, which wiremock runs on a thread of its own) has the other core; with worker threads,
+/// every answer woke a thread across cores, and those wake-ups cost a third of the run's time.
+/// (`block_on` from several gate threads at once is allowed: they take turns driving the I/O.)
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, error::SetupError> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| error::SetupError::Argument(format!("cannot start the async runtime: {e}")))
