@@ -20,28 +20,101 @@ pub fn is_generated_id(id: &str) -> bool {
     id.starts_with(ID_PREFIX)
 }
 
-/// Random characters that do not shrink: a shorter or "simpler" id would not make a failure any
-/// easier to read, and shrinking them would spend the budget that should drop whole ids.
-fn noise(len: usize) -> BoxedStrategy<String> {
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    any::<[u8; 16]>()
+/// The kinds of id a batch mixes (fixtures aside, which are the user's).
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Fixture,
+    Unknown,
+    Long,
+    Unicode,
+    Whitespace,
+    Alphabet,
+}
+
+/// The digits of one random number, taken in whatever base each choice needs: every choice an id
+/// makes (its kind, its length, its characters) comes from one draw. A run draws hundreds of
+/// thousands of ids; as a tree of strategies each cost a dozen random numbers and as many
+/// allocations, and nothing in an id shrinks anyway (shrinking drops whole ids).
+struct Digits(u128);
+
+impl Digits {
+    fn below(&mut self, n: usize) -> usize {
+        let n = n.max(1) as u128;
+        let digit = self.0 % n;
+        self.0 /= n;
+        digit as usize
+    }
+
+    /// Random characters: a shorter or "simpler" id would not make a failure easier to read.
+    fn noise(&mut self, len: usize) -> String {
+        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        (0..len).map(|_| ALPHABET[self.below(ALPHABET.len())] as char).collect()
+    }
+
+    fn pick<'a, T>(&mut self, from: &'a [T]) -> &'a T {
+        &from[self.below(from.len())]
+    }
+
+    /// One of the choices, each as likely as its weight says.
+    fn weighted<T: Copy>(&mut self, choices: &[(u32, T)]) -> Option<T> {
+        let total: u32 = choices.iter().map(|(w, _)| w).sum();
+        let mut at = self.below(total as usize) as u32;
+        choices
+            .iter()
+            .find(|(w, _)| {
+                at < *w || {
+                    at -= w;
+                    false
+                }
+            })
+            .map(|(_, t)| *t)
+    }
+}
+
+impl Kind {
+    /// One id of this kind (a fixture only when there are fixtures).
+    fn make(self, d: &mut Digits, fixtures: &[String]) -> String {
+        match self {
+            Kind::Fixture if !fixtures.is_empty() => d.pick(fixtures).clone(),
+            Kind::Fixture | Kind::Unknown => format!("{ID_PREFIX}{}", d.noise(12)),
+            Kind::Long => {
+                let noise = d.noise(12);
+                let len = 200 + d.below(1000);
+                format!("{ID_PREFIX}{}", noise.repeat(len / 12))
+            }
+            Kind::Unicode => {
+                const CHARS: [char; 12] = ['资', '产', '中', 'é', 'ü', 'ß', 'ñ', 'Ω', 'ж', 'ا', '🙂', '\u{200b}'];
+                let noise = d.noise(4);
+                let n = 1 + d.below(7);
+                let chars: String = (0..n).map(|_| *d.pick(&CHARS)).collect();
+                format!("{ID_PREFIX}{noise}{chars}")
+            }
+            Kind::Whitespace => {
+                let (a, ws, b) = (d.noise(4), *d.pick(&[" ", "  ", "\t", " \t "]), d.noise(3));
+                let trailing = if d.below(2) == 1 { " " } else { "" };
+                format!("{ID_PREFIX}{a}{ws}{b}{trailing}")
+            }
+            Kind::Alphabet => {
+                // The 64 KiB id is rare: one such id makes a body large, and a batch of them too
+                // large.
+                let kinds: Vec<(u32, &str)> =
+                    ALPHABETS.iter().map(|k| (if *k == "long-64k" { 1 } else { 6 }, *k)).collect();
+                let kind = d.weighted(&kinds).unwrap_or("reserved");
+                alphabet_id(kind, &d.noise(6))
+            }
+        }
+    }
+}
+
+/// One id of the weighted kinds, from one draw that does not shrink.
+fn one_id(kinds: Vec<(u32, Kind)>, fixtures: Vec<String>) -> BoxedStrategy<String> {
+    any::<u128>()
         .no_shrink()
-        .prop_map(move |bytes| (0..len).map(|i| ALPHABET[bytes[i % 16] as usize % ALPHABET.len()] as char).collect())
-        .boxed()
-}
-
-fn unknown() -> BoxedStrategy<String> {
-    noise(12).prop_map(|s| format!("{ID_PREFIX}{s}")).boxed()
-}
-
-fn long() -> BoxedStrategy<String> {
-    (noise(12), (200usize..1200).no_shrink()).prop_map(|(s, n)| format!("{ID_PREFIX}{}", s.repeat(n / 12))).boxed()
-}
-
-fn unicode() -> BoxedStrategy<String> {
-    let chars = vec!['资', '产', '中', 'é', 'ü', 'ß', 'ñ', 'Ω', 'ж', 'ا', '🙂', '\u{200b}'];
-    (noise(4), prop::collection::vec(prop::sample::select(chars), 1..8).no_shrink())
-        .prop_map(|(s, cs)| format!("{ID_PREFIX}{s}{}", cs.into_iter().collect::<String>()))
+        .prop_map(move |n| {
+            let mut d = Digits(n);
+            let kind = d.weighted(&kinds).unwrap_or(Kind::Unknown);
+            kind.make(&mut d, &fixtures)
+        })
         .boxed()
 }
 
@@ -71,21 +144,6 @@ pub fn alphabet_id(kind: &str, noise: &str) -> String {
         _ => String::new(),
     };
     format!("{ID_PREFIX}{noise}{chars}")
-}
-
-fn alphabet() -> BoxedStrategy<String> {
-    // The 64 KiB id is rare: one such id makes a body large, and a batch of them too large.
-    let kinds: Vec<(u32, &'static str)> =
-        ALPHABETS.iter().map(|k| (if *k == "long-64k" { 1 } else { 6 }, *k)).collect();
-    let pick = proptest::strategy::Union::new_weighted(kinds.into_iter().map(|(w, k)| (w, Just(k))).collect());
-    (pick, noise(6)).no_shrink().prop_map(|(k, n)| alphabet_id(k, &n)).boxed()
-}
-
-fn whitespace() -> BoxedStrategy<String> {
-    (noise(4), prop::sample::select(vec![" ", "  ", "\t", " \t "]), noise(3), prop::bool::ANY)
-        .no_shrink()
-        .prop_map(|(a, ws, b, trailing)| format!("{ID_PREFIX}{a}{ws}{b}{}", if trailing { " " } else { "" }))
-        .boxed()
 }
 
 /// Batches of `one`, small ones more often: edges are at 0 and 1, bugs in the tens, limits in the
@@ -134,7 +192,6 @@ fn fitted(one: BoxedStrategy<String>, fallback: &Fallback) -> BoxedStrategy<Valu
 }
 
 pub(crate) fn ids_strategy_fitted(spec: &IdsSpec, fixtures: &[String], fallback: Fallback) -> BoxedStrategy<Value> {
-    let mut kinds: Vec<(u32, BoxedStrategy<Value>)> = Vec::new();
     // Fixtures name real assets and cannot be changed: one the items' schema refuses is left out
     // of generated batches (overrides narrow the schema, never escape it).
     let usable: Vec<String> = fixtures
@@ -145,24 +202,42 @@ pub(crate) fn ids_strategy_fitted(spec: &IdsSpec, fixtures: &[String], fallback:
         })
         .cloned()
         .collect();
-    if spec.fixture_weight > 0 && !usable.is_empty() {
-        kinds.push((spec.fixture_weight, prop::sample::select(usable).prop_map(Value::String).boxed()));
+    let mut made: Vec<(u32, Kind)> = [
+        (spec.unknown_weight, Kind::Unknown),
+        (spec.long_weight, Kind::Long),
+        (spec.unicode_weight, Kind::Unicode),
+        (spec.whitespace_weight, Kind::Whitespace),
+        (spec.alphabet_weight, Kind::Alphabet),
+    ]
+    .into_iter()
+    .filter(|(w, _)| *w > 0)
+    .collect();
+    let with_fixtures = spec.fixture_weight > 0 && !usable.is_empty();
+    if made.is_empty() && !with_fixtures {
+        made.push((1, Kind::Unknown));
     }
-    for (w, s) in [
-        (spec.unknown_weight, unknown()),
-        (spec.long_weight, long()),
-        (spec.unicode_weight, unicode()),
-        (spec.whitespace_weight, whitespace()),
-        (spec.alphabet_weight, alphabet()),
-    ] {
-        if w > 0 {
-            kinds.push((w, fitted(s, &fallback)));
+    let one = match &fallback {
+        // Every kind from the same one draw.
+        None => {
+            let mut kinds = made;
+            if with_fixtures {
+                kinds.insert(0, (spec.fixture_weight, Kind::Fixture));
+            }
+            one_id(kinds, usable).prop_map(Value::String).boxed()
         }
-    }
-    if kinds.is_empty() {
-        kinds.push((1, fitted(unknown(), &fallback)));
-    }
-    let one = proptest::strategy::Union::new_weighted(kinds).boxed();
+        // Made-up ids are fitted to the items' schema; fixtures were filtered above.
+        Some(_) => {
+            let mut kinds: Vec<(u32, BoxedStrategy<Value>)> = Vec::new();
+            if with_fixtures {
+                kinds.push((spec.fixture_weight, prop::sample::select(usable).prop_map(Value::String).boxed()));
+            }
+            if !made.is_empty() {
+                let weight = made.iter().map(|(w, _)| w).sum();
+                kinds.push((weight, fitted(one_id(made, vec![]), &fallback)));
+            }
+            proptest::strategy::Union::new_weighted(kinds).boxed()
+        }
+    };
     let repeat = prop::bool::weighted(f64::from(spec.repeat_percent) / 100.0);
     let max = spec.max;
     (batches(one, spec.min, spec.max), repeat, prop::collection::vec(any::<Index>(), 1..4))
