@@ -1,4 +1,4 @@
-use std::collections::BTreeMap;
+use std::collections::{HashMap, HashSet};
 
 use super::{id_list, Check, Context, Violation};
 
@@ -16,32 +16,30 @@ fn run(ctx: &Context) -> Vec<Violation> {
     let Some(requested) = ctx.requested_ids() else { return vec![] };
     // Which groups name each id. An id repeated inside one group is still in one group: the
     // contract does not say how a repeated request id is answered.
-    let mut seen_in: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    let groups = ctx.groups();
-    for (i, group) in &groups {
-        let mut ids = ctx.group_ids(group);
-        ids.sort();
-        ids.dedup();
-        for id in ids {
-            if let Some(wanted) = requested.iter().find(|r| **r == id) {
-                seen_in.entry(wanted.as_str()).or_default().push(*i);
+    let mut seen_in: HashMap<&str, Vec<usize>> = requested.iter().map(|id| (*id, vec![])).collect();
+    for (i, group) in ctx.groups() {
+        for id in ctx.group_ids(group) {
+            if let Some(groups) = seen_in.get_mut(id) {
+                if groups.last() != Some(&i) {
+                    groups.push(i);
+                }
             }
         }
     }
-    let mut unique: Vec<&String> = requested.iter().collect();
-    unique.sort();
-    unique.dedup();
     let mut missing = Vec::new();
     let mut repeated = Vec::new();
-    for id in unique {
-        match seen_in.get(id.as_str()).map(Vec::len).unwrap_or(0) {
-            0 => missing.push(id.clone()),
-            1 => {}
-            _ => repeated.push(format!("{id:?} in groups {:?}", seen_in[id.as_str()])),
+    let mut reported = HashSet::new();
+    // In the requested order, so that messages read like the request.
+    for id in &requested {
+        if !reported.insert(*id) {
+            continue;
+        }
+        match seen_in[id].as_slice() {
+            [] => missing.push(*id),
+            [_] => {}
+            groups => repeated.push(format!("{id:?} in groups {groups:?}")),
         }
     }
-    // Keep the requested order in messages so they read like the request.
-    missing.sort_by_key(|id| requested.iter().position(|r| r == id));
     let at = ctx.body_at(&ctx.contract.batch().groups);
     let mut out = Vec::new();
     if !missing.is_empty() {

@@ -5,11 +5,12 @@ pub const CHECK: Check =
 
 fn run(ctx: &Context) -> Vec<Violation> {
     let Some(requested) = ctx.requested_ids() else { return vec![] };
+    let requested: std::collections::HashSet<&str> = requested.into_iter().collect();
     let spec = ctx.contract.batch();
     ctx.groups()
         .into_iter()
         .filter_map(|(i, group)| {
-            let extra: Vec<String> = ctx.group_ids(group).into_iter().filter(|id| !requested.contains(id)).collect();
+            let extra: Vec<&str> = ctx.group_ids(group).into_iter().filter(|id| !requested.contains(id)).collect();
             (!extra.is_empty()).then(|| {
                 Violation::new(
                     CHECK.name,

@@ -255,9 +255,9 @@ impl<'a> Context<'a> {
     }
 
     /// The requested ids, when the request carries a well-formed id list.
-    pub fn requested_ids(&self) -> Option<Vec<String>> {
+    pub fn requested_ids(&self) -> Option<Vec<&str>> {
         let ids = self.request_json.as_ref()?.pointer(&self.contract.batch().request_ids)?;
-        ids.as_array()?.iter().map(|v| v.as_str().map(str::to_string)).collect()
+        ids.as_array()?.iter().map(Value::as_str).collect()
     }
 
     /// The result groups of a 200 batch answer: (index, group).
@@ -274,11 +274,11 @@ impl<'a> Context<'a> {
     }
 
     /// The ids a group names (strings only; the schema check reports the rest).
-    pub fn group_ids(&self, group: &Value) -> Vec<String> {
+    pub fn group_ids<'v>(&self, group: &'v Value) -> Vec<&'v str> {
         group
             .pointer(&self.contract.batch().group_ids)
             .and_then(Value::as_array)
-            .map(|ids| ids.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .map(|ids| ids.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default()
     }
 
@@ -327,8 +327,8 @@ pub fn cut(text: &str, max: usize) -> String {
 }
 
 /// Lists ids for a message, at most a dozen of them.
-pub fn id_list(ids: &[String]) -> String {
-    let shown: Vec<String> = ids.iter().take(12).map(|id| format!("{id:?}")).collect();
+pub fn id_list<S: AsRef<str>>(ids: &[S]) -> String {
+    let shown: Vec<String> = ids.iter().take(12).map(|id| format!("{:?}", id.as_ref())).collect();
     if ids.len() > 12 {
         format!("[{}, … {} more]", shown.join(", "), ids.len() - 12)
     } else {

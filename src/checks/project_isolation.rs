@@ -22,7 +22,7 @@ fn run(ctx: &Context) -> Vec<Violation> {
         .filter(|id| {
             ctx.groups().iter().any(|(_, g)| {
                 g.pointer(&spec.group_status).and_then(Value::as_str) != Some(spec.failed_status.as_str())
-                    && ctx.group_ids(g).contains(id)
+                    && ctx.group_ids(g).contains(&id.as_str())
             })
         })
         .cloned()

@@ -138,20 +138,34 @@ fn schema_pointer(body_pointer: &str) -> String {
     body_pointer.split('/').filter(|s| !s.is_empty()).map(|s| format!("/properties/{s}")).collect()
 }
 
-fn bump(map: &mut BTreeMap<String, u64>, key: impl Into<String>) {
-    *map.entry(key.into()).or_default() += 1;
+/// Counts one more `key`; the key is copied only the first time (this runs for every id sent).
+fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
+    match map.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            map.insert(key.to_string(), 1);
+        }
+    }
+}
+
+/// The counts of `key`'s row, made on first use.
+fn row<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
+    }
+    map.get_mut(key).expect("inserted above")
 }
 
 impl Tracker {
     fn judged(&mut self, part: &Part, x: &Exchange, request: Option<&Value>, body: Option<&Value>) {
         let status = x.response().map(|r| r.status.to_string()).unwrap_or_else(|| "no answer".into());
-        bump(&mut self.data.statuses, status.clone());
+        bump(&mut self.data.statuses, &status);
         if let Some(code) = body.and_then(|b| b.get("error_code")).and_then(Value::as_str) {
             bump(&mut self.data.error_codes, code);
         }
         if let Some(id) = self.lookup_id(x) {
             let state = self.looked_up_state(x, body);
-            bump(&mut self.data.lookups, state.clone());
+            bump(&mut self.data.lookups, &state);
             if self.fixtures.contains(&id) {
                 self.known.insert(id, state);
             }
@@ -160,7 +174,7 @@ impl Tracker {
         let auth = match part {
             Part::Auth(mode) => *mode,
             Part::Rule(rule) => {
-                bump(&mut self.data.negative_rules, rule.clone());
+                bump(&mut self.data.negative_rules, rule);
                 crate::generate::AuthMode::Valid
             }
             Part::Whole => crate::generate::AuthMode::Valid,
@@ -169,14 +183,14 @@ impl Tracker {
         let Some(request) = request else { return };
         let contract = self.contract.clone();
         let batch = contract.batch();
-        let ids: Vec<String> = request
+        let ids: Vec<&str> = request
             .pointer(&batch.request_ids)
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
         self.id_kinds(&ids, request.pointer(&batch.request_ids).is_some());
         // Per-id outcomes from the result groups of a 200; otherwise the whole answer's status.
-        let mut outcome: HashMap<&str, String> = HashMap::new();
+        let mut outcome: HashMap<&str, &str> = HashMap::new();
         let ok = x.response().is_some_and(|r| (200..300).contains(&r.status));
         if let (true, Some(groups)) = (ok, body.and_then(|b| b.pointer(&batch.groups)).and_then(Value::as_array)) {
             for g in groups {
@@ -187,8 +201,8 @@ impl Tracker {
                     bump(&mut self.data.error_codes, code);
                 }
                 for id in g.pointer(&batch.group_ids).and_then(Value::as_array).into_iter().flatten() {
-                    if let Some(id) = id.as_str().and_then(|s| ids.iter().find(|i| *i == s)) {
-                        outcome.insert(id.as_str(), ret.to_string());
+                    if let Some(id) = id.as_str() {
+                        outcome.insert(id, ret);
                     }
                 }
             }
@@ -197,36 +211,31 @@ impl Tracker {
         if !self.actions.is_empty() && !self.actions.iter().any(|a| a == action) {
             return; // not an action: a negative rule's, counted above
         }
-        let mut row = self.data.actions.remove(action).unwrap_or_default();
-        row.requests += 1;
+        let row_of_action = row(&mut self.data.actions, action);
+        row_of_action.requests += 1;
+        let unanswered = if ok { "not answered" } else { status.as_str() };
         for id in &ids {
-            let state = if self.fixtures.contains(id) {
-                self.known.get(id).cloned().unwrap_or_else(|| UNKNOWN.to_string())
+            let state = if self.fixtures.contains(*id) {
+                self.known.get(*id).map_or(UNKNOWN, String::as_str)
             } else if is_generated_id(id) {
-                ABSENT.to_string()
+                ABSENT
             } else {
-                UNKNOWN.to_string()
+                UNKNOWN
             };
-            let seen = outcome.get(id.as_str()).cloned().unwrap_or_else(|| {
-                if ok {
-                    "not answered".to_string()
-                } else {
-                    status.clone()
-                }
-            });
-            bump(row.states.entry(state).or_default(), seen);
+            bump(row(&mut row_of_action.states, state), outcome.get(id).copied().unwrap_or(unanswered));
         }
         if ids.is_empty() {
-            bump(row.states.entry("(empty batch)".into()).or_default(), status.clone());
+            bump(row(&mut row_of_action.states, "(empty batch)"), &status);
         }
-        self.data.actions.insert(action.to_string(), row);
         // What the action did to the fixtures is the server's to say: unknown until looked up.
         for id in &ids {
-            self.known.remove(id);
+            if self.fixtures.contains(*id) {
+                self.known.remove(*id);
+            }
         }
     }
 
-    fn id_kinds(&mut self, ids: &[String], has_list: bool) {
+    fn id_kinds(&mut self, ids: &[&str], has_list: bool) {
         if !has_list {
             return;
         }
@@ -237,11 +246,11 @@ impl Tracker {
             n if n >= BIG_BATCH => bump(kinds, "100+ ids"),
             _ => {}
         }
-        if ids.iter().collect::<BTreeSet<_>>().len() < ids.len() {
+        if ids.iter().collect::<std::collections::HashSet<_>>().len() < ids.len() {
             bump(kinds, "repeated ids");
         }
         for id in ids {
-            let kind = if self.fixtures.contains(id) {
+            let kind = if self.fixtures.contains(*id) {
                 "fixture"
             } else if !id.is_ascii() {
                 "non-ASCII"
