@@ -190,7 +190,8 @@ impl Tracker {
             .unwrap_or_default();
         self.id_kinds(&ids, request.pointer(&batch.request_ids).is_some());
         // Per-id outcomes from the result groups of a 200; otherwise the whole answer's status.
-        let mut outcome: HashMap<&str, &str> = HashMap::new();
+        // (Ordered, not hashed: ids run to 64 KiB, and comparing two stops at their first difference.)
+        let mut outcome: BTreeMap<&str, &str> = BTreeMap::new();
         let ok = x.response().is_some_and(|r| (200..300).contains(&r.status));
         if let (true, Some(groups)) = (ok, body.and_then(|b| b.pointer(&batch.groups)).and_then(Value::as_array)) {
             for g in groups {
@@ -246,7 +247,7 @@ impl Tracker {
             n if n >= BIG_BATCH => bump(kinds, "100+ ids"),
             _ => {}
         }
-        if ids.iter().collect::<std::collections::HashSet<_>>().len() < ids.len() {
+        if ids.iter().collect::<BTreeSet<_>>().len() < ids.len() {
             bump(kinds, "repeated ids");
         }
         for id in ids {
