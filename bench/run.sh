@@ -79,6 +79,12 @@ start_server() {
     exit 1
 }
 
+# CPU seconds the server has used so far (user + system, from /proc).
+ticks_per_second="$(getconf CLK_TCK)"
+server_cpu() { awk -v hz="$ticks_per_second" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$pid/stat"; }
+# Microseconds of server CPU per request: $1 seconds over $2 requests.
+per_request() { awk -v s="$1" -v n="$2" 'BEGIN { printf "%.1f", 1e6 * s / n }'; }
+
 # Requests the server has answered: one log line each (`METHOD PATH -> STATUS (N ms)`).
 served() { grep -c -- ' -> [0-9]' "$work/$1.log" || true; }
 
@@ -108,7 +114,10 @@ start_server throughput
 say "server at $url"
 
 say "1/3 wrk: ${wrk_seconds}s, $concurrency connections"
+before="$(served throughput)"
+cpu_before="$(server_cpu)"
 wrk -t2 -c"$concurrency" -d"${wrk_seconds}s" -s "$work/request.lua" "$url" >"$work/wrk.txt"
+wrk_server_us="$(per_request "$(awk -v a="$cpu_before" -v b="$(server_cpu)" 'BEGIN { print b - a }')" "$(($(served throughput) - before))")"
 non_2xx="$(grep -o 'Non-2xx or 3xx responses: [0-9]*' "$work/wrk.txt" || true)"
 if [[ -n "$non_2xx" ]]; then
     say "wrk got answers that are not 200 ($non_2xx): the request is wrong"
@@ -118,6 +127,7 @@ wrk_rate="$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$work/wrk.txt")"
 
 say "2/3 batchconf run: --examples $run_examples, --concurrency $concurrency"
 before="$(served throughput)"
+cpu_before="$(server_cpu)"
 start="$(now)"
 status=0
 "$bin" run --target "$url" --token "$token" --project-id "$project" --fixture-assets "$fixtures" \
@@ -134,6 +144,7 @@ if [[ "$status" != 0 ]]; then
     tail -n 5 "$work/run.txt" >&2
 fi
 run_rate="$(rate "$sent" "$seconds")"
+run_server_us="$(per_request "$(awk -v a="$cpu_before" -v b="$(server_cpu)" 'BEGIN { print b - a }')" "$(($(served throughput) - before))")"
 say "   $sent requests in ${seconds}s (the server counted $(($(served throughput) - before)))"
 
 say "3/3 Schemathesis $version: as CI runs it, -n $fuzz_examples"
@@ -156,6 +167,11 @@ echo "Schemathesis $version (as CI runs it): $st_rate requests/s ($st_sent in ${
 awk -v b="$run_rate" -v w="$wrk_rate" -v s="$st_rate" 'BEGIN {
     printf "batchconf / wrk: %.0f%% (target: at least 50%%)\n", 100 * b / w
     printf "batchconf / Schemathesis: %.0fx (target: at least 100x)\n", b / s
+}'
+# The server answers on one thread (wiremock runs it on one current-thread runtime), so its own
+# CPU per request bounds any client: batchconf's requests carry many ids, wrk's one.
+awk -v w="$wrk_server_us" -v r="$run_server_us" -v wr="$wrk_rate" 'BEGIN {
+    printf "server CPU per request: %.1f us for wrk'"'"'s, %.1f us for batchconf'"'"'s: on its one thread it could answer at most %.0f of batchconf'"'"'s per second, %.0f%% of wrk'"'"'s rate, even from a client that cost nothing\n", w, r, 1e6 / r, 100 * (1e6 / r) / wr
 }'
 
 if [[ "$memory_requests" -gt 0 ]]; then

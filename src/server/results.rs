@@ -21,12 +21,8 @@ struct Group {
 
 /// Applies `batch` to `store` and returns the 200 body.
 pub(crate) fn run(store: &Store, batch: &Batch, behaviour: &Behaviour) -> Value {
-    let mut unique: Vec<&str> = Vec::new();
-    for id in &batch.ids {
-        if !unique.contains(&id.as_str()) {
-            unique.push(id);
-        }
-    }
+    let mut seen = std::collections::BTreeSet::new();
+    let unique: Vec<&str> = batch.ids.iter().map(String::as_str).filter(|id| seen.insert(*id)).collect();
     let outcomes = store.apply(batch.action, &unique, behaviour);
     let times = |id: &str| {
         if behaviour.chose(Variant::RepeatedIdsEach) {
@@ -49,7 +45,7 @@ pub(crate) fn run(store: &Store, batch: &Batch, behaviour: &Behaviour) -> Value 
         }
     }
     plant_faults(&mut groups, &batch.ids, unique.len(), behaviour);
-    let results: Vec<Value> = groups.iter().map(|g| render(g, behaviour)).collect();
+    let results: Vec<Value> = groups.into_iter().map(|g| render(g, behaviour)).collect();
     json!({ "results": results })
 }
 
@@ -80,18 +76,19 @@ fn plant_faults(groups: &mut Vec<Group>, requested: &[String], distinct: usize, 
     }
 }
 
-fn render(group: &Group, behaviour: &Behaviour) -> Value {
+fn render(group: Group, behaviour: &Behaviour) -> Value {
+    let ids = Value::Array(group.ids.into_iter().map(Value::String).collect());
     match group.failure {
         None => {
             let status = if behaviour.broken(Fault::BadRetStatus) { "SUCESS" } else { "SUCCESS" };
-            json!({ "ret_status": status, "asset_ids": group.ids })
+            json!({ "ret_status": status, "asset_ids": ids })
         }
         Some(_) if behaviour.broken(Fault::FailedWithoutErrorInfo) => {
-            json!({ "ret_status": "FAILED", "asset_ids": group.ids })
+            json!({ "ret_status": "FAILED", "asset_ids": ids })
         }
         Some(failure) => json!({
             "ret_status": "FAILED",
-            "asset_ids": group.ids,
+            "asset_ids": ids,
             "error_info": { "error_code": failure.code(), "error_msg": failure.message() },
         }),
     }

@@ -2,7 +2,7 @@
 //! applied under one lock, so concurrent batches on the same ids never lose an update and a
 //! lookup never sees half a batch.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -105,13 +105,17 @@ impl Failure {
     }
 }
 
+/// Ordered, not hashed: an id may be 64 KiB long, and hashing reads all of it where comparing
+/// stops at the first difference.
+type Assets = BTreeMap<String, Asset>;
+
 #[derive(Debug, Default)]
 pub struct Store {
-    assets: Mutex<HashMap<String, Asset>>,
+    assets: Mutex<Assets>,
     /// Under `lost-concurrent-updates` only: whole copies of the assets, each written back over
     /// them at its instant (a batch's "commit"), the way a read-modify-write without a lock loses
     /// the updates of any batch that ran meanwhile.
-    pending: Mutex<Vec<(Instant, HashMap<String, Asset>)>>,
+    pending: Mutex<Vec<(Instant, Assets)>>,
 }
 
 /// How long after it arrives a batch's changes land under `lost-concurrent-updates` (and how
@@ -133,7 +137,7 @@ impl Store {
 
     /// A panic elsewhere while holding the lock leaves the map whole (each update is one insert
     /// or field write), so a poisoned lock is still safe to use.
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Asset>> {
+    fn lock(&self) -> MutexGuard<'_, Assets> {
         let mut assets = self.assets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let now = Instant::now();
@@ -164,13 +168,13 @@ impl Store {
 }
 
 fn apply_batch(
-    assets: &mut HashMap<String, Asset>,
+    assets: &mut Assets,
     action: Action,
     ids: &[&str],
     behaviour: &Behaviour,
 ) -> Vec<Result<(), Failure>> {
     let fault = behaviour.fault;
-    let exists = |assets: &HashMap<String, Asset>, id: &&str| assets.contains_key(*id);
+    let exists = |assets: &Assets, id: &&str| assets.contains_key(*id);
     let known = ids.iter().filter(|id| exists(assets, id)).count();
     // The ids a phantom-success fault reports SUCCESS without acting on.
     let phantom: Vec<&str> = match fault {
@@ -205,7 +209,7 @@ fn apply_batch(
 }
 
 fn apply_one(
-    assets: &mut HashMap<String, Asset>,
+    assets: &mut Assets,
     action: Action,
     id: &str,
     behaviour: &Behaviour,
