@@ -159,7 +159,10 @@ impl Transport {
         head.store(true, std::sync::atomic::Ordering::Relaxed);
         let status = resp.status().as_u16();
         let headers = Headers::from(resp.headers());
-        let mut body = Vec::new();
+        // Sized once from the announced length, not grown chunk by chunk; at most 1 MiB up front,
+        // as a length is only a claim (a hostile target may announce gigabytes and send nothing).
+        let announced = resp.content_length().unwrap_or(0).min(self.config.max_body_bytes.min(1 << 20) as u64);
+        let mut body = Vec::with_capacity(announced as usize);
         while let Some(chunk) = resp
             .chunk()
             .await
