@@ -15,6 +15,10 @@ use batchconf::send::{self, Credentials, Transport, TransportConfig};
 use batchconf::server::{RefServer, ServerConfig};
 use criterion::{criterion_group, criterion_main, Criterion};
 
+/// The allocator the `batchconf` binary uses, so these figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CASE: &str = "ordinary-batches";
 const FIXTURES: [&str; 3] = ["bench-1", "bench-2", "bench-3"];
 const URL: &str = "http://127.0.0.1:1/v1/bench-project/digital-assets/batch-action";
