@@ -34,7 +34,8 @@ fn outcome(ctx: &Context, ids: &[String], status: &str, why: &str) -> Vec<Violat
         .iter()
         .filter(|id| {
             !ctx.groups().iter().any(|(_, g)| {
-                g.pointer(&spec.group_status).and_then(Value::as_str) == Some(status) && ctx.group_ids(g).contains(&id.as_str())
+                g.pointer(&spec.group_status).and_then(Value::as_str) == Some(status)
+                    && ctx.group_ids(g).contains(&id.as_str())
             })
         })
         .cloned()

@@ -167,12 +167,7 @@ impl Store {
     }
 }
 
-fn apply_batch(
-    assets: &mut Assets,
-    action: Action,
-    ids: &[&str],
-    behaviour: &Behaviour,
-) -> Vec<Result<(), Failure>> {
+fn apply_batch(assets: &mut Assets, action: Action, ids: &[&str], behaviour: &Behaviour) -> Vec<Result<(), Failure>> {
     let fault = behaviour.fault;
     let exists = |assets: &Assets, id: &&str| assets.contains_key(*id);
     let known = ids.iter().filter(|id| exists(assets, id)).count();
@@ -208,12 +203,7 @@ fn apply_batch(
     outcomes
 }
 
-fn apply_one(
-    assets: &mut Assets,
-    action: Action,
-    id: &str,
-    behaviour: &Behaviour,
-) -> Result<(), Failure> {
+fn apply_one(assets: &mut Assets, action: Action, id: &str, behaviour: &Behaviour) -> Result<(), Failure> {
     let fault = behaviour.fault;
     let asset = assets.get_mut(id).ok_or(Failure::NotFound)?;
     let refuse = Err(Failure::NotAllowed(action));
