@@ -66,6 +66,7 @@ impl Reporter for Progress {
     fn finish(&mut self, _: &RunEnd) -> Result<(), crate::error::SetupError> {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
+            t.thread().unpark();
             let _ = t.join();
         }
         Ok(())
@@ -94,7 +95,11 @@ impl Progress {
             let terminal = std::io::stderr().is_terminal();
             let mut last_line = Instant::now();
             while !flag.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(200));
+                // Parked, not asleep: `finish` unparks it, so a run does not end up to a tick late.
+                std::thread::park_timeout(Duration::from_millis(200));
+                if flag.load(Ordering::Relaxed) {
+                    break;
+                }
                 let (sent, diverged) = counts();
                 let secs = started.elapsed().as_secs_f64().max(0.001);
                 let mut msg =
