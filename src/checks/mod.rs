@@ -4,6 +4,7 @@
 //! far) and returns every way it breaks the check's rule. It never invents a rule the contract
 //! does not state. Adding a check is one file here and one line in [`CHECKS`].
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -203,7 +204,8 @@ pub struct Context<'a> {
     pub label: &'a str,
     /// The request's path without the target's base path.
     pub path: &'a str,
-    pub request_json: Option<Value>,
+    /// Borrowed when the caller knows it (the body it generated), parsed from the request if not.
+    pub request_json: Option<Cow<'a, Value>>,
     pub response_json: Option<Value>,
 }
 
@@ -214,6 +216,31 @@ impl<'a> Context<'a> {
         expect: &'a Expect,
         run: &'a RunState,
         label: &'a str,
+    ) -> Context<'a> {
+        let request_json = exchange.request.json().map(Cow::Owned);
+        Context::with_request_json(contract, exchange, expect, run, label, request_json)
+    }
+
+    /// The same, for a request whose body is `sent`: the JSON the engine generated and wrote, so
+    /// it is not parsed back (a run judges tens of thousands of exchanges a second).
+    pub fn sent(
+        contract: &'a Contract,
+        exchange: &'a Exchange,
+        sent: &'a Value,
+        expect: &'a Expect,
+        run: &'a RunState,
+        label: &'a str,
+    ) -> Context<'a> {
+        Context::with_request_json(contract, exchange, expect, run, label, Some(Cow::Borrowed(sent)))
+    }
+
+    fn with_request_json(
+        contract: &'a Contract,
+        exchange: &'a Exchange,
+        expect: &'a Expect,
+        run: &'a RunState,
+        label: &'a str,
+        request_json: Option<Cow<'a, Value>>,
     ) -> Context<'a> {
         let full = exchange.request.path();
         let path = match full.strip_prefix(run.path_prefix.trim_end_matches('/')) {
@@ -237,7 +264,7 @@ impl<'a> Context<'a> {
             run,
             label,
             path,
-            request_json: exchange.request.json(),
+            request_json,
             response_json: exchange.response().and_then(Response::json),
         }
     }
@@ -256,7 +283,7 @@ impl<'a> Context<'a> {
 
     /// The requested ids, when the request carries a well-formed id list.
     pub fn requested_ids(&self) -> Option<Vec<&str>> {
-        let ids = self.request_json.as_ref()?.pointer(&self.contract.batch().request_ids)?;
+        let ids = self.request_json.as_deref()?.pointer(&self.contract.batch().request_ids)?;
         ids.as_array()?.iter().map(Value::as_str).collect()
     }
 

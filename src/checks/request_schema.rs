@@ -14,7 +14,7 @@ fn run(ctx: &Context) -> Vec<Violation> {
     }
     let schema = &ctx.contract.request_body;
     let mut out = Vec::new();
-    match &ctx.request_json {
+    match ctx.request_json.as_deref() {
         None => out.push(Violation::new(
             CHECK.name,
             "request.body",

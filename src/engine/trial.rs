@@ -220,16 +220,32 @@ impl Engine {
         expect: &Expect,
         label: &str,
     ) -> Vec<Violation> {
+        self.judge_sent(unit, exchange, None, auth, expect, label).await
+    }
+
+    /// [`Engine::judge`], told the JSON body the request was written from, if it was.
+    async fn judge_sent(
+        &self,
+        unit: &Unit,
+        exchange: &Exchange,
+        sent: Option<&Value>,
+        auth: AuthMode,
+        expect: &Expect,
+        label: &str,
+    ) -> Vec<Violation> {
         if !self.tally.observe(exchange, auth) {
             return vec![];
         }
-        let ctx = Context::new(&self.contract, exchange, expect, &self.run, label);
+        let ctx = match sent {
+            Some(body) => Context::sent(&self.contract, exchange, body, expect, &self.run, label),
+            None => Context::new(&self.contract, exchange, expect, &self.run, label),
+        };
         let violations = checks::run_all(&ctx, unit.case.checks.as_deref());
         self.events.emit(Event::Judged {
             unit,
             exchange,
             violations: &violations,
-            request_json: ctx.request_json.as_ref(),
+            request_json: ctx.request_json.as_deref(),
             response_json: ctx.response_json.as_ref(),
         });
         self.probe_credentials(false).await;
@@ -245,7 +261,7 @@ impl Engine {
         label: &str,
     ) -> Result<(Exchange, Vec<Violation>), Stopped> {
         let x = self.send(self.build(gen, label), gen.auth).await?;
-        let v = self.judge(unit, &x, gen.auth, expect, label).await;
+        let v = self.judge_sent(unit, &x, gen.json_body(), gen.auth, expect, label).await;
         Ok((x, v))
     }
 

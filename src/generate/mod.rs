@@ -36,10 +36,19 @@ impl GenRequest {
         }
     }
 
+    /// The body as sent. Its JSON, when it is JSON, is [`GenRequest::json_body`].
     pub fn body_bytes(&self) -> Vec<u8> {
         match &self.body {
-            Payload::Json(v) => v.to_string().into_bytes(),
+            Payload::Json(v) => serde_json::to_vec(v).expect("a JSON value always serializes"),
             Payload::Raw(s) => s.clone().into_bytes(),
+        }
+    }
+
+    /// The JSON the body is, so the judge need not parse back what was just written.
+    pub fn json_body(&self) -> Option<&Value> {
+        match &self.body {
+            Payload::Json(v) => Some(v),
+            Payload::Raw(_) => None,
         }
     }
 }
