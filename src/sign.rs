@@ -226,24 +226,8 @@ pub enum VerifyError {
     Mismatch,
 }
 
-/// Checks an incoming request's signature. `raw_path` and `raw_query` are as received (still
-/// percent-encoded); `headers` as received, `Host` included. Returns the access key.
-#[allow(clippy::too_many_arguments)]
-pub fn verify(
-    method: &str,
-    raw_path: &str,
-    raw_query: Option<&str>,
-    headers: &[(String, String)],
-    body: &[u8],
-    secret_for: &dyn Fn(&str) -> Option<String>,
-    now: DateTime<Utc>,
-    max_skew: Duration,
-) -> Result<String, VerifyError> {
-    verify_lax(method, raw_path, raw_query, headers, body, secret_for, now, max_skew, Lax::default())
-}
-
 /// Ways a verifier can be too lenient, each one the reference server's planted fault; the
-/// default is none (what [`verify`] does).
+/// default, none, is the official verifier.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Lax {
     /// A date ahead of the clock passes, however far (only the past is bounded).
@@ -269,9 +253,11 @@ pub enum Compare {
     FirstHalf,
 }
 
-/// [`verify`], with the leniencies `lax` names.
+/// Checks an incoming request's signature, with the leniencies `lax` names (none by default).
+/// `raw_path` and `raw_query` are as received (still percent-encoded); `headers` as received,
+/// `Host` included. Returns the access key.
 #[allow(clippy::too_many_arguments)]
-pub fn verify_lax(
+pub fn verify(
     method: &str,
     raw_path: &str,
     raw_query: Option<&str>,

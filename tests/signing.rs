@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use batchconf::exchange::{Headers, Request};
-use batchconf::sign::{sign, sign_request, verify, VerifyError};
+use batchconf::sign::{sign, sign_request, verify, Lax, VerifyError};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;
@@ -90,7 +90,17 @@ impl Received {
     fn verify(&self) -> Result<String, VerifyError> {
         let (ak, sk) = (self.ak.clone(), self.sk.clone());
         let secret = move |k: &str| (k == ak).then(|| sk.clone());
-        verify(&self.method, &self.path, self.query.as_deref(), &self.headers, &self.body, &secret, self.now, MAX_SKEW)
+        verify(
+            &self.method,
+            &self.path,
+            self.query.as_deref(),
+            &self.headers,
+            &self.body,
+            &secret,
+            self.now,
+            MAX_SKEW,
+            Lax::default(),
+        )
     }
 
     fn header_mut(&mut self, name: &str) -> &mut String {
@@ -300,7 +310,7 @@ fn sign_request_round_trips_through_verify() {
         let secret = move |k: &str| (k == "AK1").then(|| sk.to_string());
         let mut wire = wire.clone();
         wire.last_mut().unwrap().1 = host.to_string();
-        verify("GET", url.path(), url.query(), &wire, &req.body, &secret, now, MAX_SKEW)
+        verify("GET", url.path(), url.query(), &wire, &req.body, &secret, now, MAX_SKEW, Lax::default())
     };
     assert_eq!(check("secret-key-1", "127.0.0.1:8080"), Ok("AK1".into()));
     assert_eq!(check("secret-key-2", "127.0.0.1:8080"), Err(VerifyError::Mismatch));
@@ -327,7 +337,7 @@ fn sign_request_leaves_out_the_default_port_and_replaces_an_old_signature() {
     };
     let secret = |k: &str| (k == "AK1").then(|| "SK1".to_string());
     let path = "/v1/p/digital-assets/batch-action";
-    assert_eq!(verify("POST", path, None, &wire, &req.body, &secret, now, MAX_SKEW), Ok("AK1".into()));
+    assert_eq!(verify("POST", path, None, &wire, &req.body, &secret, now, MAX_SKEW, Lax::default()), Ok("AK1".into()));
 }
 
 /// Sent for real by reqwest to a local server: headers the HTTP client adds after signing
@@ -343,7 +353,17 @@ async fn a_real_http_request_verifies_on_the_server() {
         .respond_with(move |r: &wiremock::Request| {
             let headers = Headers::from(&r.headers).0;
             let secret = |k: &str| (k == "AK1").then(|| "secret-key-1".to_string());
-            match verify(r.method.as_str(), r.url.path(), r.url.query(), &headers, &r.body, &secret, now, MAX_SKEW) {
+            match verify(
+                r.method.as_str(),
+                r.url.path(),
+                r.url.query(),
+                &headers,
+                &r.body,
+                &secret,
+                now,
+                MAX_SKEW,
+                Lax::default(),
+            ) {
                 Ok(ak) => ResponseTemplate::new(200).set_body_string(ak),
                 Err(e) => ResponseTemplate::new(401).set_body_string(e.to_string()),
             }

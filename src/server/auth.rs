@@ -69,7 +69,7 @@ impl Credentials {
                 _ => sign::Compare::All,
             },
         };
-        let verdict = sign::verify_lax(
+        let verdict = sign::verify(
             &req.method,
             &req.path,
             req.query.as_deref(),
