@@ -42,6 +42,8 @@ here="$root/tests/fuzz"
 # shellcheck source=../tests/support/venv.sh
 source "$root/tests/support/venv.sh"
 here="$here_saved"
+# shellcheck source=../tests/support/listening.sh
+source "$root/tests/support/listening.sh"
 
 say "building batchconf (release)"
 (cd "$root" && cargo build --quiet --release --bin batchconf)
@@ -63,17 +65,8 @@ start_server() {
     "$bin" serve --port 0 --token "$token" --fixtures "$fixtures" >"$out" 2>"$work/$name.log" &
     pid=$!
     children+=("$pid")
-    url=""
-    for _ in $(seq 1 100); do
-        local line
-        line="$(head -n 1 "$out" 2>/dev/null || true)"
-        if [[ "$line" == "batchconf serve listening on "* ]]; then
-            url="${line#batchconf serve listening on }"
-            return
-        fi
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
+    url="$(listening_url "$out" "$pid")"
+    if [[ -n "$url" ]]; then return; fi
     say "the server did not start; its log:"
     cat "$work/$name.log" >&2
     exit 1

@@ -15,17 +15,9 @@ stop_server() {
 }
 trap stop_server EXIT
 
-# The first stdout line is `batchconf serve listening on http://127.0.0.1:PORT`.
-url=""
-for _ in $(seq 1 100); do
-    line="$(head -n 1 "$serve_out" 2>/dev/null || true)"
-    if [[ "$line" == "batchconf serve listening on "* ]]; then
-        url="${line#batchconf serve listening on }"
-        break
-    fi
-    kill -0 "$server" 2>/dev/null || break
-    sleep 0.1
-done
+# shellcheck source=listening.sh
+source "$root/tests/support/listening.sh"
+url="$(listening_url "$serve_out" "$server")"
 if [[ -z "$url" ]]; then
     echo "$tool: the server did not start; its log:" >&2
     cat "$serve_log" >&2
