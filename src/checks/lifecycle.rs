@@ -30,16 +30,8 @@ fn outcome(ctx: &Context, ids: &[String], status: &str, why: &str) -> Vec<Violat
         )];
     }
     let spec = ctx.contract.batch();
-    let wrong: Vec<String> = ids
-        .iter()
-        .filter(|id| {
-            !ctx.groups().iter().any(|(_, g)| {
-                g.pointer(&spec.group_status).and_then(Value::as_str) == Some(status)
-                    && ctx.group_ids(g).contains(&id.as_str())
-            })
-        })
-        .cloned()
-        .collect();
+    let wrong: Vec<String> =
+        ids.iter().filter(|id| !ctx.statuses_naming(id).contains(&Some(status))).cloned().collect();
     if wrong.is_empty() {
         return vec![];
     }

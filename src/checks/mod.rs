@@ -309,6 +309,16 @@ impl<'a> Context<'a> {
             .unwrap_or_default()
     }
 
+    /// The `ret_status` of each result group that names `id` (`None`: a group without one).
+    pub fn statuses_naming(&self, id: &str) -> Vec<Option<&str>> {
+        let spec = self.contract.batch();
+        self.groups()
+            .into_iter()
+            .filter(|(_, g)| self.group_ids(g).contains(&id))
+            .map(|(_, g)| g.pointer(&spec.group_status).and_then(Value::as_str))
+            .collect()
+    }
+
     /// `response.body` + a JSON pointer, the way violations name places in a body.
     pub fn body_at(&self, pointer: &str) -> String {
         format!("response.body{pointer}")

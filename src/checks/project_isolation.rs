@@ -1,5 +1,3 @@
-use serde_json::Value;
-
 use super::{id_list, Check, Context, Expect, Violation};
 
 pub const CHECK: Check = Check {
@@ -19,12 +17,7 @@ fn run(ctx: &Context) -> Vec<Violation> {
     let spec = ctx.contract.batch();
     let acted: Vec<String> = ids
         .iter()
-        .filter(|id| {
-            ctx.groups().iter().any(|(_, g)| {
-                g.pointer(&spec.group_status).and_then(Value::as_str) != Some(spec.failed_status.as_str())
-                    && ctx.group_ids(g).contains(&id.as_str())
-            })
-        })
+        .filter(|id| ctx.statuses_naming(id).iter().any(|s| *s != Some(spec.failed_status.as_str())))
         .cloned()
         .collect();
     if acted.is_empty() {
