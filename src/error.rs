@@ -2,7 +2,8 @@
 //!
 //! A command either finishes with a [`Verdict`] (the target conforms, or it diverges), or stops
 //! with an [`Error`]: the user must fix something ([`SetupError`], exit 2), or the target cannot be
-//! tested at all ([`Error::Untestable`], exit 3). [`exit_code`] is the only mapping.
+//! tested at all ([`Error::Untestable`], exit 3); or it was interrupted ([`Error::Interrupted`], 130
+//! after Ctrl-C, 143 after SIGTERM). [`exit_code`] is the only mapping.
 
 use thiserror::Error;
 
@@ -17,6 +18,11 @@ pub mod exit {
     /// The target cannot be tested: unreachable, stopped answering, rejected the run's own
     /// credentials, or throttled nearly everything.
     pub const UNTESTABLE: i32 = 3;
+    /// Interrupted by Ctrl-C (SIGINT): 128 + 2, as shells report it. What was found so far is
+    /// printed and written to every report, marked interrupted.
+    pub const INTERRUPTED: i32 = 130;
+    /// Stopped by SIGTERM: 128 + 15, as shells report it; otherwise as [`INTERRUPTED`].
+    pub const TERMINATED: i32 = 143;
 }
 
 /// A problem with what the user gave us: arguments, contract, cases, recorded exchanges.
@@ -41,6 +47,9 @@ pub enum Error {
     /// One sentence: what went wrong and what to check.
     #[error("the target cannot be tested: {0}")]
     Untestable(String),
+    /// A signal asked the command to stop; it wound down and said what it had found.
+    #[error("interrupted by {0}: the run was cut short, so its verdict covers only what ran")]
+    Interrupted(crate::interrupt::Signal),
 }
 
 /// What a command found when it ran to its end.
@@ -59,6 +68,7 @@ pub fn exit_code(result: &Result<Verdict, Error>) -> i32 {
         Ok(Verdict::Diverges) => exit::DIVERGED,
         Err(Error::Setup(_)) => exit::SETUP,
         Err(Error::Untestable(_)) => exit::UNTESTABLE,
+        Err(Error::Interrupted(signal)) => signal.exit_code(),
     }
 }
 

@@ -22,7 +22,8 @@ pub enum TrialEnd {
     Failed(String),
     /// Not run here, and why (missing fixtures, credentials or consent).
     Skipped(String),
-    /// Cut short because the run stopped: the target cannot be tested.
+    /// Not run, or cut short with nothing found, because the run stopped (the target cannot be
+    /// tested) or ended early (`--max-duration`, an interrupt).
     Stopped,
 }
 
@@ -78,6 +79,9 @@ pub struct RunEnd {
     pub judged: u64,
     /// Why the run stopped early: the target cannot be tested.
     pub stopped: Option<String>,
+    /// The signal that interrupted the run (`SIGINT (Ctrl-C)`, `SIGTERM`), if one did: what was
+    /// found is reported, but trials were cut short or not run.
+    pub interrupted: Option<String>,
     pub elapsed: Duration,
     /// How to show the run's divergences (its secrets, its bundled server).
     pub context: crate::report::render::Context,

@@ -20,6 +20,7 @@ pub mod events;
 pub mod exchange;
 pub mod generate;
 pub mod init;
+pub mod interrupt;
 pub mod list;
 pub mod openapi;
 pub mod protocol;

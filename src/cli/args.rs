@@ -29,7 +29,9 @@ published contract, each with a minimal reproduction.\n\n\
 Start with `batchconf run` (tests the bundled reference server, no set-up), then point it at your \
 endpoint with `--target`. `batchconf list` shows the checks, faults and cases.",
     after_help = "Exit codes: 0 no divergence, 1 divergences found, 2 bad arguments, schema, case or input files, \
-3 the target cannot be tested (unreachable, stopped answering, refused the run's own credentials, throttled nearly everything)."
+3 the target cannot be tested (unreachable, stopped answering, refused the run's own credentials, throttled nearly everything), \
+130 interrupted by Ctrl-C and 143 by SIGTERM (the summary and every report are written first, marked interrupted; \
+a second signal ends at once)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -39,6 +41,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Generate requests, send them to a target (default: the bundled server) and check every answer.
+    #[command(after_help = "Exit codes: 0 no divergence, 1 divergences found, 2 your mistake (nothing was sent), \
+3 the target cannot be tested, 130 interrupted by Ctrl-C and 143 by SIGTERM: the run stops starting requests, \
+lets those in flight finish, puts fixtures back, then prints the summary and writes every report marked interrupted; \
+a second signal ends it at once.")]
     Run(Box<RunArgs>),
     /// Run the bundled reference server standalone, for clients and other tools.
     Serve(ServeArgs),

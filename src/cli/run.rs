@@ -62,6 +62,11 @@ pub fn run(args: RunArgs) -> Result<Verdict, Error> {
         suite.dry_run(&selected)?;
         return Ok(Verdict::Conforms);
     }
+    // From here on Ctrl-C and SIGTERM wind the run down: it stops starting requests, lets those in
+    // flight finish, puts fixtures back and writes every report, marked interrupted.
+    suite.interrupt.listen(
+        "stopping: no new requests; those in flight finish, fixtures are put back, then the summary and reports",
+    )?;
     // An unreachable target is one clear error (exit 3), not a failure per trial.
     suite.engine()?;
     // The libtest lines print through the progress display, so its spinner never draws over them.

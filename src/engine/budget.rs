@@ -1,9 +1,15 @@
 //! How long a run may go on. An ordinary run draws a fixed number of examples per trial; a soak
 //! run (`--duration`, `--requests`) keeps every trial generating until its budget is spent; and
 //! `--max-duration` bounds any run, ending it as "cannot be tested" if the target is too slow
-//! to be tested within it.
+//! to be tested within it; an interrupt (Ctrl-C, SIGTERM) ends it as the user asked.
+//!
+//! Both end a run the same way ([`Budget::ended`]): no new work starts, the work under way
+//! finishes (requests in flight, each within its timeout; fixtures being put back), and the
+//! reports say why the run ended early.
 
 use std::time::{Duration, Instant};
+
+use crate::interrupt::{Interrupt, Signal};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Limits {
@@ -21,16 +27,39 @@ impl Limits {
     }
 }
 
+/// Why a run ended before its work was done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Past `--max-duration`, which it names.
+    OutOfTime(Duration),
+    Interrupted(Signal),
+}
+
 /// The limits, started.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Budget {
     pub limits: Limits,
     started: Instant,
+    interrupt: Interrupt,
 }
 
 impl Budget {
     pub fn start(limits: Limits) -> Budget {
-        Budget { limits, started: Instant::now() }
+        Budget { limits, started: Instant::now(), interrupt: Interrupt::default() }
+    }
+
+    /// The same budget, ended early by `interrupt`'s signal.
+    pub fn with_interrupt(mut self, interrupt: Interrupt) -> Budget {
+        self.interrupt = interrupt;
+        self
+    }
+
+    /// Has the run been told to end early? The interrupt first: the user's word outranks a bound.
+    pub fn ended(&self) -> Option<Ending> {
+        if let Some(signal) = self.interrupt.received() {
+            return Some(Ending::Interrupted(signal));
+        }
+        self.limits.max_duration.filter(|_| self.overrun()).map(Ending::OutOfTime)
     }
 
     /// Is this a soak run, where trials generate until the budget is spent?
@@ -78,5 +107,17 @@ mod tests {
         assert!(!b.soak() && !b.spent(u64::MAX) && !b.overrun());
         let b = Budget::start(Limits { max_duration: Some(Duration::ZERO), ..Limits::default() });
         assert!(!b.soak() && b.overrun());
+        assert_eq!(b.ended(), Some(Ending::OutOfTime(Duration::ZERO)));
+    }
+
+    #[test]
+    fn an_interrupt_ends_a_run_before_any_bound() {
+        let interrupt = Interrupt::default();
+        let b = Budget::start(Limits { max_duration: Some(Duration::ZERO), ..Limits::default() })
+            .with_interrupt(interrupt.clone());
+        assert_eq!(b.ended(), Some(Ending::OutOfTime(Duration::ZERO)));
+        interrupt.raise(Signal::Terminate);
+        assert_eq!(b.ended(), Some(Ending::Interrupted(Signal::Terminate)));
+        assert_eq!(Budget::default().ended(), None);
     }
 }

@@ -43,7 +43,10 @@ impl Engine {
         // A soak run draws until its budget is spent; an ordinary one draws `examples`.
         let last = if self.budget.soak() { usize::MAX } else { edges + g.examples as usize };
         let mut results = stream::iter(0..last)
-            .take_while(|i| std::future::ready(*i < edges || !self.budget.soak() || !self.soak_spent()))
+            .take_while(|i| {
+                let more = *i < edges || !self.budget.soak() || !self.soak_spent();
+                std::future::ready(more && !self.winding_down())
+            })
             .map(|i| {
                 let tree = match boundaries.next() {
                     Some(edge) => Ok(edge),
@@ -82,9 +85,10 @@ impl Engine {
                 continue;
             }
             let auth = first.tree.current().auth;
-            let (exchange, violations, shrink) = if key.0 == CONNECTION {
+            let (exchange, violations, shrink) = if key.0 == CONNECTION || self.winding_down() {
                 // A connection that fails fails for every smaller request too, each after a
-                // timeout: shrinking would only make a dead target take longer to report.
+                // timeout: shrinking would only make a dead target take longer to report. A run
+                // that is ending reports what it found as it found it.
                 (first.exchange, first.violations, None)
             } else {
                 let (x, v, stats) =

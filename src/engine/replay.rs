@@ -38,6 +38,9 @@ enum Replayed {
 }
 
 pub fn replay(o: &ReplayOptions) -> Result<Verdict, Error> {
+    // Ctrl-C or SIGTERM: the request in flight is finished and judged, no other is sent.
+    let interrupt = crate::interrupt::Interrupt::default();
+    interrupt.listen("stopping after the request in flight")?;
     let report = json::read(&o.report)?;
     let contract = match &o.schemas {
         Some(dir) => Contract::load(dir)?,
@@ -70,6 +73,9 @@ pub fn replay(o: &ReplayOptions) -> Result<Verdict, Error> {
     let context = crate::report::render::Context { secrets: creds.secrets(), local: None };
     let (mut still, mut conform, mut unjudged) = (0, 0, Vec::new());
     for (i, entry) in report.divergences.iter().enumerate() {
+        if interrupt.received().is_some() {
+            break;
+        }
         let mut request = json::Entry::strip_credentials(entry.exchange.clone()).request;
         request.url = retarget(&contract, &target, &request.url);
         let outcome = match missing_credentials(entry.auth, &creds) {
@@ -119,11 +125,16 @@ pub fn replay(o: &ReplayOptions) -> Result<Verdict, Error> {
             }
         }
     }
-    println!(
-        "{} replayed: {still} still diverge, {conform} conform now, {} cannot be judged",
-        report.divergences.len(),
-        unjudged.len()
-    );
+    let replayed = still + conform + unjudged.len();
+    println!("{replayed} replayed: {still} still diverge, {conform} conform now, {} cannot be judged", unjudged.len());
+    if let Some(signal) = interrupt.received() {
+        println!(
+            "interrupted by {signal}: {} of {} not replayed",
+            report.divergences.len() - replayed,
+            report.divergences.len()
+        );
+        return Err(Error::Interrupted(signal));
+    }
     match (still, unjudged.first()) {
         (0, Some(why)) => Err(Error::Untestable(format!(
             "{} of {} replayed requests could not be judged: {why}",

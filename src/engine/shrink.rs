@@ -28,7 +28,8 @@ impl Engine {
         let started = Instant::now();
         let (mut tries, mut kept) = (0usize, 0usize);
         let mut more = tree.simplify();
-        while more && started.elapsed() < self.shrink_budget && tries < MAX_TRIES {
+        // A run that is ending keeps the smallest request found so far.
+        while more && started.elapsed() < self.shrink_budget && tries < MAX_TRIES && !self.winding_down() {
             tries += 1;
             let label = format!("{}~{tries}", unit.name);
             let (x, v) = self.send_and_judge(unit, &tree.current(), expect, &label).await?;

@@ -133,7 +133,7 @@ impl Engine {
             let (mut best, started) = (first, Instant::now());
             let (mut tries, mut kept) = (0usize, 0usize);
             let mut more = tree.simplify();
-            while more && started.elapsed() < self.shrink_budget && tries < MAX_SHRINK_TRIES {
+            while more && started.elapsed() < self.shrink_budget && tries < MAX_SHRINK_TRIES && !self.winding_down() {
                 tries += 1;
                 match self.run_ops(unit, model, live, reserved, &tree.current(), &mut attempt, n).await? {
                     Some(f) if f.violations.iter().any(|v| v.check == check) => {
@@ -151,9 +151,11 @@ impl Engine {
     }
 
     /// Is there another sequence (or round) to play? `planned` of them in an ordinary run; in a
-    /// soak run, as many as the budget allows.
+    /// soak run, as many as the budget allows; none once the run is ending.
     fn another_round(&self, n: u32, planned: u32) -> bool {
-        if self.budget.soak() {
+        if self.winding_down() {
+            false
+        } else if self.budget.soak() {
             !self.soak_spent()
         } else {
             n < planned
@@ -195,6 +197,10 @@ impl Engine {
         let start: Vec<String> = watched.iter().zip(&states).map(|(id, s)| format!("{id:?} {s}")).collect();
         let mut steps = vec![format!("0. looked up: {}", start.join(", "))];
         for (i, op) in ops.iter().enumerate() {
+            // A run that is ending starts no further step: the fixtures are put back next.
+            if self.winding_down() {
+                return Ok(None);
+            }
             let action = ACTIONS[op.action];
             let mut ids: Vec<String> = Vec::new();
             if action != "DELETE_FORCE" {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
 
+use super::budget::Ending;
 use super::plan::{Settings, TargetSpec, Unit};
 use super::{Engine, Fixtures};
 use crate::error::{Error, SetupError, Verdict};
@@ -39,6 +40,8 @@ pub struct Suite {
     server: Mutex<Option<RefServer>>,
     /// Every reporter of the run; the engine emits into it.
     pub hub: Arc<Hub>,
+    /// Raised by Ctrl-C or SIGTERM (where the command listens): the run winds down and reports.
+    pub interrupt: crate::interrupt::Interrupt,
 }
 
 impl Suite {
@@ -52,6 +55,7 @@ impl Suite {
             engine: OnceLock::new(),
             server: Mutex::new(None),
             hub: Arc::new(Hub::default()),
+            interrupt: Default::default(),
         })
     }
 
@@ -113,7 +117,7 @@ impl Suite {
         engine.shrink_budget = s.shrink_budget;
         engine.run.max_response_ms = s.max_response_ms;
         engine.events = self.hub.clone();
-        engine.budget = super::Budget::start(s.limits);
+        engine.budget = super::Budget::start(s.limits).with_interrupt(self.interrupt.clone());
         Ok(engine)
     }
 
@@ -138,7 +142,20 @@ impl Suite {
             engine.prove_tested().await;
             ends
         });
+        // Past `--max-duration`, the work under way has finished: now the run stops, untestable.
+        if let Some(Ending::OutOfTime(bound)) = engine.budget.ended() {
+            engine.tally.stop(format!(
+                "the run did not finish within `--max-duration {}`; raise it, or lower `--examples` (a slow target, or one that stopped answering)",
+                humantime::format_duration(bound)
+            ));
+        }
         let written = self.hub.finish(&self.run_end());
+        if let Some(Ending::Interrupted(signal)) = engine.budget.ended() {
+            if let Err(e) = written {
+                eprintln!("error: {e}");
+            }
+            return Err(Error::Interrupted(signal));
+        }
         if let Some(why) = engine.tally.stopped() {
             if let Err(e) = written {
                 eprintln!("error: {e}");
@@ -191,6 +208,10 @@ impl Suite {
             throttled,
             judged,
             stopped: engine.and_then(|e| e.tally.stopped().map(str::to_string)),
+            interrupted: engine.and_then(|e| match e.budget.ended() {
+                Some(Ending::Interrupted(signal)) => Some(signal.to_string()),
+                _ => None,
+            }),
             elapsed: engine.map(|e| e.tally.elapsed()).unwrap_or_default(),
             context: self.context(),
         }

@@ -41,8 +41,10 @@ impl Engine {
         self.events.emit(Event::TrialStarted { unit });
         let end = match &unit.skip {
             Some(reason) => TrialEnd::Skipped(reason.clone()),
-            None if self.tally.stopped().is_some() => TrialEnd::Stopped,
+            None if self.winding_down() => TrialEnd::Stopped,
             None => match self.divergences(unit).await {
+                // Cut short by the run's end with nothing found: it did not pass, it did not run out.
+                Ok(found) if found.is_empty() && self.budget.ended().is_some() => TrialEnd::Stopped,
                 Ok(found) if found.is_empty() => TrialEnd::Passed,
                 Ok(found) => {
                     for divergence in &found {
@@ -84,7 +86,7 @@ impl Engine {
                 let again = self.budget.soak() && !case.destructive();
                 loop {
                     let found = self.sequence(unit, &s.steps, &fixtures).await?;
-                    if !found.is_empty() || !again || self.soak_spent() {
+                    if !found.is_empty() || !again || self.soak_spent() || self.winding_down() {
                         return Ok(found);
                     }
                 }
@@ -271,16 +273,17 @@ impl Engine {
         send::build(gen, &self.contract.operation().method, url, label, &self.creds)
     }
 
+    /// Is the run ending (interrupted, past `--max-duration`, or stopped)? Then no new work starts
+    /// (no trial, example, shrinking step, sequence or round), while the work under way finishes:
+    /// its requests in flight, and putting its fixtures back.
+    pub(super) fn winding_down(&self) -> bool {
+        self.tally.stopped().is_some() || self.budget.ended().is_some()
+    }
+
     /// Sends a request, authenticated as `mode` says (afresh on every retry). Nothing is sent once
-    /// the run has stopped.
+    /// the run has stopped (the target cannot be tested); a run that is only winding down still
+    /// sends what the work under way needs.
     pub(super) async fn send(&self, base: Request, mode: AuthMode) -> Result<Exchange, Stopped> {
-        if self.budget.overrun() {
-            let bound = self.budget.limits.max_duration.unwrap_or_default();
-            self.tally.stop(format!(
-                "the run did not finish within `--max-duration {}`; raise it, or lower `--examples` (a slow target, or one that stopped answering)",
-                humantime::format_duration(bound)
-            ));
-        }
         if self.tally.stopped().is_some() {
             return Err(Stopped);
         }
@@ -391,7 +394,7 @@ impl Engine {
     /// The last word on whether the run tested anything: probes the credentials if nothing made
     /// with them was accepted, and stops the run if most of it went unjudged.
     pub async fn prove_tested(&self) {
-        if self.tally.stopped().is_some() {
+        if self.winding_down() {
             return;
         }
         // Mostly unjudged says it all; a probe would only be throttled or unanswered too.

@@ -59,10 +59,17 @@ impl Html {
     pub fn page(&self, end: &RunEnd) -> String {
         let e = |text: &str| escape(&end.context.redact(text));
         let c = self.trials.counts();
-        let (class, verdict) = match &end.stopped {
-            Some(why) => ("untestable", format!("CANNOT BE TESTED: {why}")),
-            None if c.failed > 0 => ("diverges", format!("DIVERGES: {} trial(s) failed", c.failed)),
-            None => ("conforms", "CONFORMS: no divergence found".to_string()),
+        let (class, verdict) = match (&end.stopped, &end.interrupted) {
+            (_, Some(signal)) => (
+                "untestable",
+                format!(
+                    "INTERRUPTED by {signal}: {} trial(s) failed before it, {} not run; only what ran is judged",
+                    c.failed, c.stopped
+                ),
+            ),
+            (Some(why), None) => ("untestable", format!("CANNOT BE TESTED: {why}")),
+            (None, None) if c.failed > 0 => ("diverges", format!("DIVERGES: {} trial(s) failed", c.failed)),
+            (None, None) => ("conforms", "CONFORMS: no divergence found".to_string()),
         };
         let mut out = String::new();
         out.push_str(&format!(
@@ -82,7 +89,11 @@ impl Html {
             c.passed,
             c.failed,
             c.skipped,
-            if c.stopped > 0 { format!(", {} not run (the run stopped)", c.stopped) } else { String::new() },
+            match (c.stopped, &end.interrupted) {
+                (0, _) => String::new(),
+                (n, Some(_)) => format!(", {n} not run (interrupted)"),
+                (n, None) => format!(", {n} not run (the run stopped)"),
+            },
             end.sent,
             if end.throttled > 0 { format!(" ({} throttled, not judged)", end.throttled) } else { String::new() },
             end.elapsed.as_secs_f64()

@@ -35,6 +35,13 @@ pub struct JsonReport {
     /// Why the run stopped early (the target cannot be tested), if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
+    /// The signal that interrupted the run (`SIGINT (Ctrl-C)`, `SIGTERM`), if one did: the report
+    /// holds what was found until then; `not_run` lists the trials cut short or never started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
+    /// Trials that did not run to their end because the run stopped or was interrupted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_run: Vec<String>,
     pub skipped: Vec<Skipped>,
     pub divergences: Vec<Entry>,
     /// What the run exercised (see [`super::coverage`]); absent in reports written without it.
@@ -118,6 +125,13 @@ impl Json {
             passed: counts.passed,
             failed: counts.failed,
             stopped: end.stopped.clone(),
+            interrupted: end.interrupted.clone(),
+            not_run: self
+                .trials
+                .rows()
+                .filter(|r| matches!(r.end, Some(TrialEnd::Stopped) | None))
+                .map(|r| r.name.clone())
+                .collect(),
             skipped: self
                 .trials
                 .rows()
@@ -231,6 +245,8 @@ mod tests {
             passed: 1,
             failed: 0,
             stopped: None,
+            interrupted: None,
+            not_run: vec![],
             skipped: vec![],
             divergences: vec![],
             coverage: None,

@@ -52,10 +52,13 @@ impl Reporter for Junit {
                     },
                     Some(TrialEnd::Failed(why)) => TrialOutcome::Error(why.clone()),
                     Some(TrialEnd::Skipped(why)) => TrialOutcome::Skipped(why.clone()),
-                    Some(TrialEnd::Stopped) | None => TrialOutcome::Error(format!(
-                        "not run: the target cannot be tested: {}",
-                        end.stopped.as_deref().unwrap_or("the run stopped")
-                    )),
+                    Some(TrialEnd::Stopped) | None => TrialOutcome::Error(match &end.interrupted {
+                        Some(signal) => format!("not run: the run was interrupted by {signal}"),
+                        None => format!(
+                            "not run: the target cannot be tested: {}",
+                            end.stopped.as_deref().unwrap_or("the run stopped")
+                        ),
+                    }),
                 };
                 TrialRecord { name: row.name.clone(), kind: row.kind.to_string(), outcome, time: row.elapsed }
             })

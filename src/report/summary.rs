@@ -68,11 +68,17 @@ impl Summary {
         if let Some(why) = &end.stopped {
             out.push_str(&format!("STOPPED: the target cannot be tested: {why}\n"));
         }
+        if let Some(signal) = &end.interrupted {
+            out.push_str(&format!(
+                "INTERRUPTED by {signal}: no request was started after it, those in flight finished and fixtures were put back; what ran is reported, the rest was not run\n"
+            ));
+        }
         out.push_str(&format!("seed: {} (the same requests again: `--seed {}`)\n", end.seed, end.seed));
         let c = self.trials.counts();
         out.push_str(&format!("{} passed, {} failed, {} skipped", c.passed, c.failed, c.skipped));
         if c.stopped > 0 {
-            out.push_str(&format!(", {} not run (the run stopped)", c.stopped));
+            let why = if end.interrupted.is_some() { "interrupted" } else { "the run stopped" };
+            out.push_str(&format!(", {} not run ({why})", c.stopped));
         }
         out.push('\n');
         out

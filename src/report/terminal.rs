@@ -85,7 +85,8 @@ impl Reporter for Terminal {
                     let _ = writeln!(out, "    {name}");
                 }
             }
-            let verdict = if c.failed > 0 || end.stopped.is_some() { "FAILED" } else { "ok" };
+            let verdict =
+                if c.failed > 0 || end.stopped.is_some() || end.interrupted.is_some() { "FAILED" } else { "ok" };
             let _ = writeln!(
             out,
             "\ntest result: {verdict}. {} passed; {} failed; {} ignored; 0 measured; {} not run; finished in {:.2}s",

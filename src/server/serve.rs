@@ -45,13 +45,15 @@ async fn run(settings: ServeSettings) -> Result<Verdict, Error> {
     }
     let summary = describe(&config, default_token);
     let server = RefServer::start(config).await?;
-    let stop = stopped();
+    // The first Ctrl-C or SIGTERM stops the server cleanly (exit 0); a second ends it at once.
+    let stop = crate::interrupt::Interrupt::default();
+    stop.listen("stopping the server")?;
     println!("batchconf serve listening on {}", server.uri());
     // Scripts wait for this line through a pipe: it must not sit in a buffer.
     let _ = std::io::stdout().flush();
     eprintln!("{summary}");
     eprintln!("Ctrl-C stops the server.");
-    stop.await;
+    stop.wait().await;
     server.stop().await;
     eprintln!("batchconf serve: stopped");
     Ok(Verdict::Conforms)
@@ -78,26 +80,4 @@ fn describe(config: &ServerConfig, default_token: bool) -> String {
         lines.push(format!("variants: {}", names.join(", ")));
     }
     lines.join("\n")
-}
-
-/// Ctrl-C, or SIGTERM where there is one (what service managers and `kill` send). The handlers
-/// are in place when this returns, not when the future is first polled: a script that reads the
-/// "listening" line and stops the server at once must not kill it by the signal's default action.
-fn stopped() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            return Box::pin(async move {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            });
-        }
-    }
-    Box::pin(async move {
-        let _ = ctrl_c.await;
-    })
 }
