@@ -162,3 +162,37 @@ async fn no_secret_in_output_or_reports() {
     assert_eq!(report["format"], "batchconf-report/1");
     assert!(!report["divergences"].as_array().unwrap().is_empty());
 }
+
+/// `--target http://user:password@host`: the userinfo is a credential, masked wherever the target
+/// is printed or written (the first line, failures, `curl` lines, dry runs, every report).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_targets_userinfo_is_never_echoed() {
+    let server = recording_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (junit, json, html) = (dir.path().join("j.xml"), dir.path().join("r.json"), dir.path().join("r.html"));
+    let target = server.uri().replace("http://", "http://gw-user:gw-pass-77@");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "--target", &target, "--project-id", "proj", "--token", TOKEN, "--examples", "4"];
+        args.extend_from_slice(extra);
+        common::batchconf().args(&args).output().unwrap()
+    };
+    let (o, dry) = tokio::task::block_in_place(|| {
+        let reports = ["--junit", junit.to_str().unwrap(), "--report-json", json.to_str().unwrap()];
+        let o = run(&[&reports[..], &["--report-html", html.to_str().unwrap(), "property::ordinary-batches"]].concat());
+        (o, run(&["--dry-run", "property::ordinary-batches"]))
+    });
+    assert_eq!(o.status.code(), Some(1), "{}", common::text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("against `http://***@127.0.0.1:"), "{}", common::text(&o));
+    assert!(!server.received_requests().await.unwrap_or_default().is_empty());
+    let texts = [
+        common::text(&o),
+        common::text(&dry),
+        std::fs::read_to_string(&junit).unwrap(),
+        std::fs::read_to_string(&json).unwrap(),
+        std::fs::read_to_string(&html).unwrap(),
+    ];
+    for (i, text) in texts.iter().enumerate() {
+        assert!(text.contains("127.0.0.1"), "output #{i} names no target");
+        assert!(!text.contains("gw-pass-77") && !text.contains("gw-user"), "the userinfo appears in output #{i}");
+    }
+}

@@ -73,10 +73,11 @@ pub struct AuthArgs {
     /// Secret key for AK/SK signing.
     #[arg(long, env = "HUAWEICLOUD_SDK_SK", hide_env_values = true, requires = "ak")]
     pub sk: Option<String>,
-    /// Project id put in the request path.
-    #[arg(long, env = "HUAWEICLOUD_SDK_PROJECT_ID")]
+    /// Project id put in the request path: needed with `--target` (the bundled server takes any).
+    #[arg(long, env = "HUAWEICLOUD_SDK_PROJECT_ID", hide_env_values = true)]
     pub project_id: Option<String>,
-    /// Value of `X-App-UserId` sent with every request.
+    /// Value of `X-App-UserId` sent with every request (the contract's request-headers schema
+    /// judges it first: no Chinese characters).
     #[arg(long)]
     pub app_user_id: Option<String>,
 }
@@ -95,23 +96,24 @@ impl From<AuthArgs> for batchconf::engine::Access {
 
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// Base URL of the endpoint to test, e.g. `https://metastudio.example.com`. Without it the
-    /// bundled reference server is started in-process.
-    #[arg(long, env = "BATCHCONF_TARGET")]
+    /// Base URL of the endpoint to test, e.g. `https://metastudio.example.com` (a path is a
+    /// prefix; no query or fragment). Needs `--project-id`. Without it the bundled reference
+    /// server is started in-process.
+    #[arg(long, env = "BATCHCONF_TARGET", hide_env_values = true)]
     pub target: Option<String>,
     #[command(flatten)]
     pub auth: AuthArgs,
     /// Directory of the contract (manifest and JSON Schemas); default: the built-in contract.
-    #[arg(long, value_name = "DIR", env = "BATCHCONF_SCHEMAS")]
+    #[arg(long, value_name = "DIR", env = "BATCHCONF_SCHEMAS", hide_env_values = true)]
     pub schemas: Option<PathBuf>,
     /// Directory of case files; default: the built-in cases.
-    #[arg(long, value_name = "DIR", env = "BATCHCONF_CASES")]
+    #[arg(long, value_name = "DIR", env = "BATCHCONF_CASES", hide_env_values = true)]
     pub cases: Option<PathBuf>,
     /// Seed of the generators; the same seed sends the same requests. Printed on every run.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Generated requests per property case.
-    #[arg(long, default_value_t = 100)]
+    /// Generated requests per property case (1 or more).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     pub examples: u32,
     /// Requests in flight at once.
     #[arg(long, default_value_t = 8)]
@@ -119,13 +121,15 @@ pub struct RunArgs {
     /// Give up on one request after this long.
     #[arg(long, default_value_t = 10_000)]
     pub timeout_ms: u64,
-    /// Report any response slower than this as a divergence.
+    /// Report any response slower than this as a divergence: the `response_time` check judges
+    /// only with it (planted fault `slow` needs it to be caught).
     #[arg(long)]
     pub max_response_ms: Option<u64>,
     /// Send at most this many requests per second (for endpoints with quotas).
     #[arg(long)]
     pub rate: Option<f64>,
-    /// Existing asset ids the run may act on (comma-separated, or `@FILE` with one id per line).
+    /// Existing asset ids of the target the run may act on (comma-separated, or `@FILE` with one
+    /// id per line); for `--target` only (the bundled server makes its own).
     #[arg(long, value_name = "ID,ID,…|@FILE")]
     pub fixture_assets: Option<String>,
     /// Allow `DELETE_FORCE` on fixture assets (it cannot be undone).
@@ -194,7 +198,7 @@ pub struct ValidateArgs {
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Directory of the contract (manifest and JSON Schemas); default: the built-in contract.
-    #[arg(long, value_name = "DIR", env = "BATCHCONF_SCHEMAS")]
+    #[arg(long, value_name = "DIR", env = "BATCHCONF_SCHEMAS", hide_env_values = true)]
     pub schemas: Option<PathBuf>,
 }
 
@@ -209,7 +213,7 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub auth: AuthArgs,
     /// Directory of the contract (manifest and JSON Schemas); default: the built-in contract.
-    #[arg(long, value_name = "DIR", env = "BATCHCONF_SCHEMAS")]
+    #[arg(long, value_name = "DIR", env = "BATCHCONF_SCHEMAS", hide_env_values = true)]
     pub schemas: Option<PathBuf>,
     /// Give up on one request after this long.
     #[arg(long, default_value_t = 10_000)]
@@ -219,7 +223,7 @@ pub struct ReplayArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ListArgs {
     /// Directory of case files; default: the built-in cases.
-    #[arg(long, value_name = "DIR", env = "BATCHCONF_CASES")]
+    #[arg(long, value_name = "DIR", env = "BATCHCONF_CASES", hide_env_values = true)]
     pub cases: Option<PathBuf>,
     /// Directory of the contract (manifest and schemas) whose negative rules to list.
     #[arg(long, value_name = "DIR")]
@@ -239,6 +243,6 @@ pub struct InitArgs {
 #[derive(Debug, Clone, Args)]
 pub struct OpenapiArgs {
     /// Directory of the contract (manifest and JSON Schemas); default: the built-in contract.
-    #[arg(long, value_name = "DIR", env = "BATCHCONF_SCHEMAS")]
+    #[arg(long, value_name = "DIR", env = "BATCHCONF_SCHEMAS", hide_env_values = true)]
     pub schemas: Option<PathBuf>,
 }

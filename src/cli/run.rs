@@ -1,9 +1,10 @@
 //! `batchconf run`: flags into [`RunOptions`], the reporters a terminal user gets, and the run.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use batchconf::engine::{Limits, RunOptions, Settings, Suite, TargetSpec};
-use batchconf::error::{Error, Verdict};
+use batchconf::error::{Error, SetupError, Verdict};
 use batchconf::report::{
     coverage::Coverage, html::Html, json::Json, junit::Junit, progress::Progress, summary::Summary, terminal::Terminal,
 };
@@ -42,8 +43,13 @@ pub fn run(args: RunArgs) -> Result<Verdict, Error> {
     // Reports are checked before anything is sent: findings must never be lost to a bad path.
     let target_name = match &s.target {
         TargetSpec::Bundled { .. } => "bundled".to_string(),
-        TargetSpec::Remote { url } => url.clone(),
+        TargetSpec::Remote { url } => batchconf::send::shown_url(url),
     };
+    distinct_reports(&[
+        ("--junit", s.junit.as_deref()),
+        ("--report-json", s.report_json.as_deref()),
+        ("--report-html", report_html.as_deref()),
+    ])?;
     let junit = s.junit.as_deref().map(Junit::new).transpose()?;
     let json = s.report_json.as_deref().map(|p| Json::new(p, &target_name, &s.project_id)).transpose()?;
     let html = report_html.as_deref().map(|p| Html::new(p, &target_name, &s.contract)).transpose()?;
@@ -52,7 +58,7 @@ pub fn run(args: RunArgs) -> Result<Verdict, Error> {
         TargetSpec::Bundled { fault: Some(f), .. } => {
             format!("the bundled reference server with the fault `{f}` planted")
         }
-        TargetSpec::Remote { url } => format!("`{url}`"),
+        TargetSpec::Remote { url } => format!("`{}`", batchconf::send::shown_url(url)),
     };
     println!(
         "batchconf run: seed {} against {where_to} (contract: {}, cases: {})",
@@ -89,4 +95,28 @@ pub fn run(args: RunArgs) -> Result<Verdict, Error> {
     let verdict = suite.run(&selected);
     suite.shutdown();
     verdict
+}
+
+/// Two reports written to one file would leave only the last: the user's mistake, said before
+/// anything is sent. Paths are compared as the files they name (`./x` and `x` are one file).
+fn distinct_reports(reports: &[(&str, Option<&Path>)]) -> Result<(), Error> {
+    let file = |p: &Path| -> PathBuf {
+        let absolute = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        match (absolute.parent().and_then(|d| d.canonicalize().ok()), absolute.file_name()) {
+            (Some(dir), Some(name)) => dir.join(name),
+            _ => absolute,
+        }
+    };
+    let given: Vec<(&str, &Path, PathBuf)> =
+        reports.iter().filter_map(|(flag, p)| p.map(|p| (*flag, p, file(p)))).collect();
+    for (i, (flag, path, a)) in given.iter().enumerate() {
+        if let Some((other, _, _)) = given[..i].iter().find(|(_, _, b)| b == a) {
+            return Err(SetupError::Argument(format!(
+                "`{other}` and `{flag}` both name `{}`: each report needs a file of its own",
+                path.display()
+            ))
+            .into());
+        }
+    }
+    Ok(())
 }

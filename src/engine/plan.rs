@@ -256,8 +256,14 @@ impl Settings {
                 ))
             }
         };
-        if let TargetSpec::Remote { url } = &target {
-            crate::send::Target::parse(url, &project_id)?;
+        // The requests must be ones the user's values can make (a bundled run's URL stands in).
+        let url = match &target {
+            TargetSpec::Remote { url } => url.as_str(),
+            TargetSpec::Bundled { .. } => "http://127.0.0.1:8080",
+        };
+        let sendable = crate::send::Target::parse(url, &project_id)?;
+        crate::send::check_sendable(&contract, &sendable, &creds, &fixtures)?;
+        if let TargetSpec::Remote { .. } = &target {
             if creds.is_empty() && !o.dry_run {
                 return Err(SetupError::Argument(
                     "no credentials: give `--token` (or BATCHCONF_TOKEN), or `--ak` and `--sk` (or HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK); without them every request would be refused and nothing tested".into(),
@@ -578,8 +584,23 @@ mod tests {
         assert!(err(with_access(|a| a.ak = Some("AK".into()), false)).contains("--sk"));
         // A dry run sends nothing, so it needs no credentials.
         assert!(settings(with_access(|a| a.token = None, true)).is_ok());
-        // Non-ASCII is the server's to judge (Chinese in `X-App-UserId` must reach it).
-        assert!(settings(with_access(|a| a.app_user_id = Some("用户".into()), false)).is_ok());
+        // The contract's request-headers schema judges the user's values: no Chinese characters
+        // in `X-App-UserId`, other non-ASCII is allowed.
+        let e = err(with_access(|a| a.app_user_id = Some("用户".into()), false));
+        assert!(e.starts_with("`--app-user-id 用户` is refused by the contract") && e.contains("Chinese"), "{e}");
+        assert!(settings(with_access(|a| a.app_user_id = Some("usuário-7".into()), false)).is_ok());
+        assert!(err(with_access(|a| a.project_id = Some("..".into()), false)).contains("--project-id"));
+        let e = err(with_access(|a| a.project_id = Some("p".repeat(100_000)), false));
+        assert!(e.starts_with("`--project-id` makes a request path of 100"), "{e}");
+        let e = err(RunOptions {
+            access: Access { project_id: Some(".".into()), ..Access::default() },
+            ..RunOptions::default()
+        });
+        assert!(e.contains("--project-id"), "a bundled run too: {e}");
+        let e = err(with_access(|a| a.app_user_id = Some("u".repeat(20_000)), false));
+        assert!(e.starts_with("`--app-user-id` makes a header"), "{e}");
+        let e = err(RunOptions { fixture_assets: Some("x".repeat(9000)), ..remote("https://x.example") });
+        assert!(e.starts_with("`--fixture-assets` makes a lookup path"), "{e}");
     }
 
     #[test]

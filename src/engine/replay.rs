@@ -62,9 +62,10 @@ pub fn replay(o: &ReplayOptions) -> Result<Verdict, Error> {
     let creds = super::plan::credentials(&o.access)?;
     let runtime = crate::runtime()?;
     let transport = Transport::new(TransportConfig { timeout: o.timeout, ..TransportConfig::default() })?;
-    runtime
-        .block_on(send::transport::reachable(&target.base, Duration::from_secs(5)))
-        .map_err(|e| Error::Untestable(format!("`{url}` is unreachable: {e}; check the URL and the network")))?;
+    runtime.block_on(send::transport::reachable(&target.base, Duration::from_secs(5))).map_err(|e| {
+        let url = send::shown_url(&url);
+        Error::Untestable(format!("`{url}` is unreachable: {e}; check the URL and the network"))
+    })?;
     if report.divergences.is_empty() {
         println!("{} holds no divergence: nothing to replay", o.report.display());
         return Ok(Verdict::Conforms);

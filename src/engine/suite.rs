@@ -106,6 +106,7 @@ impl Suite {
             TargetSpec::Remote { url } => {
                 let target = Target::parse(url, &s.project_id).map_err(setup)?;
                 crate::send::transport::reachable(&target.base, Duration::from_secs(5)).await.map_err(|e| {
+                    let url = crate::send::shown_url(url);
                     StartError::Untestable(format!("`{url}` is unreachable: {e}; check the URL and the network"))
                 })?;
                 (target, s.creds.clone())

@@ -42,10 +42,23 @@ fn redact_value(name: &str, value: &str) -> String {
     MASK.to_string()
 }
 
+/// `text` with the userinfo of every http(s) URL in it (`http://user:password@host`) masked:
+/// whatever length it has, it is a credential.
+fn mask_userinfo(text: &str) -> std::borrow::Cow<'_, str> {
+    static USERINFO: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = USERINFO
+        .get_or_init(|| regex::Regex::new(r#"(?i)\b(https?://)[^\s/?#@"'<>\\]+@"#).expect("a valid literal pattern"));
+    if !text.contains('@') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    re.replace_all(text, format!("${{1}}{MASK}@"))
+}
+
 /// `text` with every occurrence of every secret replaced by `***`. Secrets shorter than four
 /// characters are ignored: masking every `a` or `42` would make the text unreadable and hide
 /// nothing worth hiding.
 pub fn redact_text(text: &str, secrets: &[&str]) -> String {
+    let text = &mask_userinfo(text);
     let mut secrets: Vec<&str> = secrets.iter().copied().filter(|s| s.chars().count() >= 4).collect();
     // Longest first, so a secret that contains another is masked whole, not in pieces.
     secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));

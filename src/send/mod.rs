@@ -36,19 +36,38 @@ pub struct Target {
 }
 
 impl Target {
+    /// The base URL and project of a run, checked: a URL the operation's path cannot follow, or a
+    /// project id that is not one path segment of its own, is the user's mistake (exit 2), found
+    /// before anything is sent. Messages show the URL with any userinfo masked.
     pub fn parse(url: &str, project_id: &str) -> Result<Target, SetupError> {
-        let base = Url::parse(url).map_err(|e| SetupError::Argument(format!("`--target {url}` is not a URL: {e}")))?;
+        let shown = shown_url(url);
+        let wrong = |why: String| SetupError::Argument(format!("`--target {shown}` {why}"));
+        let base = Url::parse(url).map_err(|e| wrong(format!("is not a URL: {e}")))?;
         if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
-            return Err(SetupError::Argument(format!(
-                "`--target {url}` must be an http:// or https:// URL with a host"
+            return Err(wrong("must be an http:// or https:// URL with a host".into()));
+        }
+        // The operation's path goes after the base URL's path: a query or a fragment would end
+        // up in front of it (`http://h/?x=1/v1/…`).
+        if let Some(q) = base.query() {
+            return Err(wrong(format!(
+                "has a query (`?{q}`): give the base URL only (scheme, host, port, and a path prefix if there is one)"
             )));
         }
-        if project_id.is_empty() || project_id.contains('/') {
+        if let Some(f) = base.fragment() {
+            return Err(wrong(format!("has a fragment (`#{f}`): give the base URL only (scheme, host, port, and a path prefix if there is one)")));
+        }
+        let target = Target { base, project_id: project_id.to_string() };
+        // One segment, sent as given: `.` and `..` would be normalised away by any URL parser
+        // on the way (`/v1/../digital-assets/…`), a `/` would make two segments.
+        let template = "/{project_id}";
+        let built = target.url(template, &[]);
+        let normalised = Url::parse(&built).map(|u| u.to_string()).unwrap_or_default();
+        if project_id.is_empty() || project_id.contains('/') || normalised != built {
             return Err(SetupError::Argument(format!(
-                "`--project-id {project_id:?}` must be one non-empty path segment"
+                "`--project-id {project_id:?}` must be one path segment that stays as it is (not empty, no `/`, not `.` or `..`)"
             )));
         }
-        Ok(Target { base, project_id: project_id.to_string() })
+        Ok(target)
     }
 
     /// Is the target this machine? (Destructive cases never run elsewhere without consent.)
@@ -68,6 +87,74 @@ impl Target {
         let path = crate::contract::fill_path(template, &all);
         format!("{}{}", self.base.as_str().trim_end_matches('/'), path)
     }
+}
+
+/// The longest request target (path and query) the run sends: 8 KiB, what HTTP servers and
+/// gateways take in a request line (nginx's and Apache's defaults). A project id or a fixture id
+/// that makes a longer one is the user's mistake, not a target that "stopped answering".
+pub const MAX_URL_BYTES: usize = 8 * 1024;
+/// The longest header value a user's flag may make: 16 KiB (an IAM token is under 10 KiB).
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// Can the run's requests be sent as the user's values make them? The requests are built as the
+/// run builds them, before anything is sent: the headers the user's values fill are judged by
+/// the contract's request-headers schema (a value the contract forbids would have the target
+/// blamed for refusing it), and the URLs and header values must be within what HTTP carries.
+/// Each problem is one sentence naming the flag.
+pub fn check_sendable(
+    contract: &crate::contract::Contract,
+    target: &Target,
+    creds: &Credentials,
+    fixtures: &[String],
+) -> Result<(), SetupError> {
+    let op = contract.operation();
+    let req = build(&GenRequest::json(serde_json::json!({})), &op.method, target.url(&op.path, &[]), "-", creds);
+    let headers = req.headers.to_json();
+    let schema = &contract.request_headers;
+    if let Some(e) = schema.errors(&headers).into_iter().next() {
+        let name = e.instance_path.trim_start_matches('/');
+        let value = headers.pointer(&e.instance_path).and_then(|v| v.as_str()).unwrap_or_default();
+        let flag = if creds.app_user_id.as_deref() == Some(value) { "--app-user-id" } else { name };
+        let why = schema.json.pointer(&format!("/properties/{name}/description")).and_then(|d| d.as_str());
+        return Err(SetupError::Argument(format!(
+            "`{flag} {value}` is refused by the contract's request headers (`{}`: {}){}: give a value the contract allows",
+            schema.file,
+            e.message,
+            why.map(|w| format!("; it says: {}", w.trim_end_matches('.'))).unwrap_or_default()
+        )));
+    }
+    let too_long = |flag: &str, what: &str, len: usize, max: usize| {
+        SetupError::Argument(format!(
+            "`{flag}` makes {what} of {len} bytes, longer than the {} KiB a request can carry to HTTP servers and gateways",
+            max / 1024
+        ))
+    };
+    let path_len = |url: &str| Url::parse(url).map(|u| url.len() - u.origin().ascii_serialization().len()).unwrap_or(0);
+    let batch = target.url(&op.path, &[]);
+    if path_len(&batch) > MAX_URL_BYTES {
+        return Err(too_long("--project-id", "a request path", path_len(&batch), MAX_URL_BYTES));
+    }
+    if let Some(lookup) = &contract.lookup {
+        for id in fixtures {
+            let url = target.url(&lookup.path, &[("asset_id", id)]);
+            if path_len(&url) > MAX_URL_BYTES {
+                return Err(too_long("--fixture-assets", "a lookup path", path_len(&url), MAX_URL_BYTES));
+            }
+        }
+    }
+    let values = [("--app-user-id", &creds.app_user_id), ("--token", &creds.token)];
+    let aksk = creds.aksk.as_ref().map(|(ak, _)| ak.clone());
+    for (flag, value) in values.into_iter().chain([("--ak", &aksk)]) {
+        if let Some(v) = value.as_ref().filter(|v| v.len() > MAX_HEADER_BYTES) {
+            return Err(too_long(flag, "a header", v.len(), MAX_HEADER_BYTES));
+        }
+    }
+    Ok(())
+}
+
+/// A URL as it may be shown: any userinfo (`user:password@`) masked.
+pub fn shown_url(url: &str) -> String {
+    crate::report::redact::redact_text(url, &[])
 }
 
 /// How the run authenticates. Never printed: see [`Credentials::secrets`].
@@ -206,6 +293,24 @@ mod tests {
         assert!(!Target::parse("https://metastudio.example.com", "p").unwrap().is_loopback());
         assert!(Target::parse("ftp://x", "p").is_err());
         assert!(Target::parse("not a url", "p").is_err());
+    }
+
+    #[test]
+    fn a_target_the_path_cannot_follow_or_a_project_that_normalises_away_is_refused() {
+        let err = |url: &str, p: &str| Target::parse(url, p).unwrap_err().to_string();
+        assert!(err("http://h:1?x=1", "p").contains("has a query (`?x=1`)"), "{}", err("http://h:1?x=1", "p"));
+        assert!(err("http://h:1/pre/#top", "p").contains("has a fragment (`#top`)"));
+        for p in [".", "..", "", "a/b"] {
+            assert!(err("http://h:1", p).starts_with("`--project-id"), "{p:?}: {}", err("http://h:1", p));
+        }
+        // Dots inside a segment, and characters that are percent-encoded, stay one segment.
+        for p in ["a.b", "...", "%2e%2e", "p 1", "a\\b"] {
+            assert!(Target::parse("http://h:1", p).is_ok(), "{p:?}");
+        }
+        // Userinfo is never echoed.
+        let e = err("http://user:pw@h:1/?q", "p");
+        assert!(!e.contains("pw") && e.contains("http://***@h:1"), "{e}");
+        assert_eq!(shown_url("see http://user:pw@h:1/x and https://tok@h2"), "see http://***@h:1/x and https://***@h2");
     }
 
     #[test]
