@@ -81,6 +81,19 @@ pub const CASES: &[(&str, &str)] = files!("cases":
     "unknown-fields.json",
 );
 
+/// `cases/recorded/`: recorded exchanges for `batchconf validate` (the README's examples), which
+/// `batchconf init` writes too, so that they work with no checkout.
+pub const RECORDED_DIR: &str = "cases/recorded";
+
+/// `cases/recorded/`: file name and text.
+pub const RECORDED: &[(&str, &str)] = files!("cases/recorded":
+    "chrome-console-session.har",
+    "published-example-corrected.json",
+    "published-example.har",
+    "published-example.json",
+    "schemathesis-reference-server.har",
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,7 +105,7 @@ mod tests {
         let mut names: Vec<String> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().path())
-            .filter(|p| p.is_file() && (folder == SCHEMAS_DIR || p.extension().is_some_and(|x| x == "json")))
+            .filter(|p| p.is_file() && (folder != CASES_DIR || p.extension().is_some_and(|x| x == "json")))
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
         names.sort();
@@ -102,7 +115,7 @@ mod tests {
     /// The texts are equal by construction (`include_str!`); only the lists of names can drift.
     #[test]
     fn the_built_in_lists_are_the_folders() {
-        for (folder, list) in [(SCHEMAS_DIR, SCHEMAS), (CASES_DIR, CASES)] {
+        for (folder, list) in [(SCHEMAS_DIR, SCHEMAS), (CASES_DIR, CASES), (RECORDED_DIR, RECORDED)] {
             let mut ours: Vec<String> = list.iter().map(|(n, _)| n.to_string()).collect();
             ours.sort();
             assert_eq!(ours, on_disk(folder), "the list in src/builtin.rs must name every file of {folder}/");

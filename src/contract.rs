@@ -429,6 +429,30 @@ mod tests {
         assert!(!c.request_headers.is_valid(&json!({"x-app-userid": "用户"})));
     }
 
+    /// The schema writes "no Chinese characters" as code-point ranges (ECMA-262, which OpenAPI
+    /// tools read, has no `\p{Han}`): they must be exactly the Han script, as the regex crate's
+    /// Unicode tables have it, and the compiled schema must judge by them.
+    #[test]
+    fn the_user_id_pattern_refuses_exactly_the_han_script() {
+        let c = Contract::bundled().unwrap();
+        let pattern = c.request_headers.json["properties"]["x-app-userid"]["pattern"].as_str().unwrap();
+        assert!(!pattern.contains("\\p"), "a Unicode property escape: {pattern}");
+        let ours = regex::Regex::new(pattern).unwrap();
+        let han = regex::Regex::new(r"^\p{Han}$").unwrap();
+        let mut differ = Vec::new();
+        let mut buf = [0u8; 4];
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            let s = c.encode_utf8(&mut buf);
+            if ours.is_match(s) == han.is_match(s) {
+                differ.push(format!("U+{:04X}", c as u32));
+            }
+        }
+        assert!(differ.is_empty(), "the ranges and \\p{{Han}} differ at {differ:?}");
+        for (value, ok) in [("用户", false), ("𠀀", false), ("user-é-ユーザー-사용자", true), ("", true)] {
+            assert_eq!(c.request_headers.is_valid(&json!({ "x-app-userid": value })), ok, "{value}");
+        }
+    }
+
     #[test]
     fn a_lifecycle_state_that_is_not_a_state_is_named() {
         let e = manifest_error(|m| m["lifecycle"]["after"]["DELETE"][1] = json!("WAITNG_DELETE"));

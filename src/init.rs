@@ -1,18 +1,19 @@
 //! `batchconf init [DIR]`: an editable copy of the built-in contract and cases, written to
 //! `DIR/schemas/` and `DIR/cases/` (DIR defaults to the current directory, like `cargo init`), for
-//! `batchconf run --schemas DIR/schemas --cases DIR/cases`.
+//! `batchconf run --schemas DIR/schemas --cases DIR/cases`, and the recorded exchanges of
+//! `DIR/cases/recorded/` for `batchconf validate`.
 //!
 //! Existing files are never overwritten without `--force`, and a refusal writes nothing at all, so
 //! an edited copy is not half-replaced.
 
 use std::path::{Path, PathBuf};
 
-use crate::builtin::{CASES, CASES_DIR, SCHEMAS, SCHEMAS_DIR};
+use crate::builtin::{CASES, CASES_DIR, RECORDED, RECORDED_DIR, SCHEMAS, SCHEMAS_DIR};
 use crate::error::{Error, SetupError, Verdict};
 
 /// Writes the copy; returns the files written, in order.
 pub fn init(dir: &Path, force: bool) -> Result<Vec<PathBuf>, SetupError> {
-    let files: Vec<(PathBuf, &str)> = [(SCHEMAS_DIR, SCHEMAS), (CASES_DIR, CASES)]
+    let files: Vec<(PathBuf, &str)> = [(SCHEMAS_DIR, SCHEMAS), (CASES_DIR, CASES), (RECORDED_DIR, RECORDED)]
         .iter()
         .flat_map(|(folder, list)| list.iter().map(move |(name, text)| (dir.join(folder).join(name), *text)))
         .collect();

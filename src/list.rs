@@ -11,18 +11,13 @@ use crate::server::{FAULTS, VARIANTS};
 /// Prints what the harness knows; the cases come from `cases` (the shipped ones by default).
 pub fn list(cases: Option<&Path>, schemas: Option<&Path>) -> Result<Verdict, Error> {
     println!("checks:");
-    for check in CHECKS {
-        println!("  {:<28} {}", check.name, check.description);
-    }
-    println!("\nfaults (`serve --fault NAME`, `run --fault NAME`): each breaks one rule");
-    for f in FAULTS {
-        let when = if f.soak_only { ", in a soak run" } else { "" };
-        println!("  {:<28} {} (caught by `{}`{when})", f.name, f.breaks, f.caught_by);
-    }
+    table(CHECKS.iter().map(|c| (c.name.to_string(), c.description.to_string())));
+    println!(
+        "\nfaults (`serve --fault NAME`, `run --fault NAME`): each breaks one rule; `run --fault NAME` with the flags named catches it"
+    );
+    table(FAULTS.iter().map(|f| (f.name.to_string(), format!("{}; caught by {}", f.breaks, f.caught()))));
     println!("\nvariants (`serve --variant NAME`, `run --variant NAME`): other conformant choices where the contract is silent");
-    for v in VARIANTS {
-        println!("  {:<28} {}", v.name, v.description);
-    }
+    table(VARIANTS.iter().map(|v| (v.name.to_string(), v.description.to_string())));
     let contract = match schemas {
         Some(d) => crate::contract::Contract::load(d)?,
         None => crate::contract::Contract::bundled()?,
@@ -35,10 +30,44 @@ pub fn list(cases: Option<&Path>, schemas: Option<&Path>) -> Result<Verdict, Err
     let origin = crate::builtin::Origin::of(cases);
     let cases = crate::cases::load(cases, &contract)?;
     println!("\ncases ({origin}): run them with `batchconf run [FILTER]`");
-    for case in cases {
-        let name = format!("{}::{}", case.kind(), case.name);
-        let first = case.description.split(". ").next().unwrap_or_default().trim_end_matches('.');
-        println!("  {name:<42} {first}");
-    }
+    table(cases.iter().map(|c| (format!("{}::{}", c.kind(), c.name), first_sentence(&c.description).to_string())));
     Ok(Verdict::Conforms)
+}
+
+/// Rows of name and text, the texts in one column however long the longest name.
+fn table(rows: impl Iterator<Item = (String, String)>) {
+    let rows: Vec<(String, String)> = rows.collect();
+    let width = rows.iter().map(|(name, _)| name.chars().count()).max().unwrap_or(0);
+    for (name, text) in rows {
+        println!("  {name:<width$}  {text}");
+    }
+}
+
+/// The first sentence of a description, whole: it ends at a full stop followed by a capital
+/// letter, not at `e.g.` or a version number.
+pub fn first_sentence(text: &str) -> &str {
+    let bytes: Vec<(usize, char)> = text.char_indices().collect();
+    for w in bytes.windows(3) {
+        let [(i, '.'), (_, ' '), (_, next)] = w else { continue };
+        if next.is_uppercase() {
+            return &text[..*i];
+        }
+    }
+    text.trim_end_matches('.')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_sentence;
+
+    #[test]
+    fn a_first_sentence_is_never_cut_at_an_abbreviation() {
+        assert_eq!(first_sentence("One thing. Another."), "One thing");
+        assert_eq!(
+            first_sentence("Each rule (`<keyword>@<place>`, e.g. a missing field), plus more. No list."),
+            "Each rule (`<keyword>@<place>`, e.g. a missing field), plus more"
+        );
+        assert_eq!(first_sentence("Only one."), "Only one");
+        assert_eq!(first_sentence(""), "");
+    }
 }

@@ -152,27 +152,50 @@ pub fn document(contract: &Contract) -> Value {
                     "in": "header",
                     "name": auth.aksk.header,
                     "description": format!(
-                        "AK/SK signing: `{} Access=…, SignedHeaders=…, Signature=…`, with the signing time in `{}` \
-                         (at most {} s from the server's clock). OpenAPI has no scheme for request signing.",
-                        auth.aksk.scheme, auth.aksk.date_header, auth.aksk.max_skew_seconds
+                        "AK/SK signing, accepted instead of a token: `{} Access=…, SignedHeaders=…, Signature=…`, \
+                         with the signing time in `{}` (at most {} s from the server's clock). OpenAPI has no scheme \
+                         for request signing, so no security requirement names this one: a tool that read it as \
+                         a plain API key would send made-up `{}` values next to real credentials, which the \
+                         service rightly refuses.",
+                        auth.aksk.scheme, auth.aksk.date_header, auth.aksk.max_skew_seconds, auth.aksk.header
                     ),
                 },
             },
         },
-        "security": [{ TOKEN_SCHEME: [] }, { AKSK_SCHEME: [] }],
+        // Credentials are the security schemes' alone (no header parameter names them). Only the
+        // token is a requirement tools can meet; the AK/SK scheme says why it is not one.
+        "security": [{ TOKEN_SCHEME: [] }],
     })
 }
 
-/// `batchconf openapi [--schemas DIR]`: prints the document.
-pub fn command(schemas: Option<&Path>) -> Result<Verdict, Error> {
+/// How the document is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Format {
+    #[default]
+    Json,
+    Yaml,
+}
+
+/// The document as text, in `format`.
+pub fn text(contract: &Contract, format: Format) -> Result<String, SetupError> {
+    let doc = document(contract);
+    let cannot = |e: String| SetupError::Argument(format!("cannot write the OpenAPI document: {e}"));
+    match format {
+        Format::Json => serde_json::to_string_pretty(&doc).map(|t| t + "\n").map_err(|e| cannot(e.to_string())),
+        Format::Yaml => serde_norway::to_string(&doc).map_err(|e| cannot(e.to_string())),
+    }
+}
+
+/// `batchconf openapi [--schemas DIR] [--format json|yaml]`: prints the document.
+pub fn command(schemas: Option<&Path>, format: Format) -> Result<Verdict, Error> {
     use std::io::Write as _;
     let contract = match schemas {
         Some(dir) => Contract::load(dir)?,
         None => Contract::bundled()?,
     };
+    let text = text(&contract, format)?;
     let mut out = std::io::stdout().lock();
-    let written = serde_json::to_writer_pretty(&mut out, &document(&contract)).map_err(std::io::Error::from);
-    match written.and_then(|()| writeln!(out)).and_then(|()| out.flush()) {
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         // A reader that stops early (`batchconf openapi | head`) is not an error.
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
             Err(SetupError::Argument(format!("cannot write the OpenAPI document: {e}")).into())
@@ -349,7 +372,8 @@ mod tests {
             .collect();
         // The credential headers are security schemes, not parameters.
         assert_eq!(params, [("path", "project_id"), ("header", "x-app-userid")]);
-        assert_eq!(op["parameters"][1]["schema"]["pattern"], r"^[^\p{Han}]*$");
+        let pattern = op["parameters"][1]["schema"]["pattern"].as_str().unwrap();
+        assert!(pattern.starts_with("^[^\u{2e80}-") && !pattern.contains("\\p"), "not ECMA-262: {pattern}");
         let responses: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
         assert_eq!(responses, ["200", "400", "500"]);
         assert_eq!(op["responses"]["200"]["headers"]["X-Request-Id"]["required"], true);
@@ -357,7 +381,19 @@ mod tests {
         assert_eq!(schemes["token"]["name"], "X-Auth-Token");
         assert_eq!(schemes["aksk"]["name"], "Authorization");
         assert!(schemes["aksk"]["description"].as_str().unwrap().contains("SDK-HMAC-SHA256"));
-        assert_eq!(d["security"], json!([{"token": []}, {"aksk": []}]));
+        assert_eq!(d["security"], json!([{"token": []}]), "signing is no requirement a tool can meet");
+        // No credential header is a parameter of any operation.
+        for (path, ops) in d["paths"].as_object().unwrap() {
+            for (method, op) in ops.as_object().unwrap() {
+                for p in op["parameters"].as_array().unwrap() {
+                    let name = p["name"].as_str().unwrap().to_ascii_lowercase();
+                    assert!(
+                        !["authorization", "x-auth-token", "x-sdk-date"].contains(&name.as_str()),
+                        "{method} {path} declares the credential header `{name}` as a parameter"
+                    );
+                }
+            }
+        }
 
         let lookup = &d["paths"]["/v1/{project_id}/digital-assets/{asset_id}"]["get"];
         let names: Vec<&str> =
@@ -367,6 +403,17 @@ mod tests {
         assert_eq!(state["required"], json!(["asset_state"]));
         let statuses: Vec<&String> = lookup["responses"].as_object().unwrap().keys().collect();
         assert_eq!(statuses, ["200", "400", "404"]);
+    }
+
+    #[test]
+    fn yaml_is_the_same_document() {
+        let c = Contract::bundled().unwrap();
+        let yaml = text(&c, Format::Yaml).unwrap();
+        assert!(yaml.starts_with("openapi: 3.1.0\n"), "{}", &yaml[..80]);
+        let back: Value = serde_norway::from_str(&yaml).unwrap();
+        assert_eq!(back, document(&c));
+        let json: Value = serde_json::from_str(&text(&c, Format::Json).unwrap()).unwrap();
+        assert_eq!(json, document(&c));
     }
 
     #[test]

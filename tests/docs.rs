@@ -197,7 +197,7 @@ fn the_check_table_is_the_catalogue() {
 fn docs_list_every_fault_and_variant_as_the_code_does() {
     let docs = read("docs/serve.md");
     for f in FAULTS {
-        let row = format!("| `{}` | {} | `{}` |", f.name, f.breaks, f.caught_by);
+        let row = format!("| `{}` | {} | {} |", f.name, f.breaks, f.caught());
         assert!(docs.contains(&row), "docs/serve.md lacks the row\n{row}");
     }
     for v in VARIANTS {
@@ -256,5 +256,125 @@ fn links_between_the_docs_resolve() {
             let target = root().join(dir).join(&m[1]);
             assert!(target.exists(), "{file} links to {} which does not exist", &m[1]);
         }
+    }
+}
+
+/// `batchconf list` is read as tables: in each section every row's text starts in one column
+/// (however long a name), and a case's description is cut only at the end of a sentence.
+#[test]
+fn list_rows_are_aligned_and_descriptions_whole() {
+    let o = common::batchconf().arg("list").output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    for section in out.split("\n\n") {
+        let rows: Vec<&str> = section.lines().skip(1).filter(|l| l.starts_with("  ")).collect();
+        let column = |row: &str| {
+            let name_end = 2 + row[2..].find(' ').unwrap_or(0);
+            name_end + row[name_end..].find(|c: char| c != ' ').unwrap_or(0)
+        };
+        let columns: std::collections::BTreeSet<usize> =
+            rows.iter().filter(|r| r[2..].contains(' ')).map(|r| column(r)).collect();
+        assert!(columns.len() <= 1, "misaligned rows in:\n{section}");
+    }
+    let cases = out.split("\ncases (").nth(1).unwrap();
+    for row in cases.lines().skip(1) {
+        assert!(!row.ends_with("e.g") && !row.ends_with("i.e"), "cut mid-sentence: {row}");
+    }
+    assert!(out.contains("slow") && out.contains("caught by `response_time` with `--max-response-ms 300`"), "{out}");
+}
+
+/// The README's forms of `X-Batchconf-Case`, as regular expressions: `<trial>` a trial name,
+/// `<n>` a number, `<what>` any words, and ` …` more words or none.
+fn case_header_forms() -> Vec<regex::Regex> {
+    let readme = read("README.md");
+    let start = readme.find("<!-- case-header-forms").expect("the README lists the case header's forms");
+    let end = readme.find("<!-- /case-header-forms -->").unwrap();
+    readme[start..end]
+        .lines()
+        .filter_map(|l| l.strip_prefix("- `")?.split('`').next())
+        .map(|form| {
+            let pattern = regex::escape(form)
+                .replace("<trial>", r"[a-z]+::[a-z0-9-]+(::[a-z0-9@._-]+)?")
+                .replace("<n>", r"[0-9]+")
+                .replace("<what>", r".+")
+                .replace(" …", r"( .+)?");
+            regex::Regex::new(&format!("^{pattern}$")).unwrap()
+        })
+        .collect()
+}
+
+/// Forwards one connection to `upstream`, keeping every `X-Batchconf-Case` value the client sent.
+fn sniff(client: std::net::TcpStream, upstream: &str, seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    let Ok(server) = std::net::TcpStream::connect(upstream) else { return };
+    let (mut from_server, mut to_client) = (server.try_clone().unwrap(), client.try_clone().unwrap());
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 16384];
+        while let Ok(n) = from_server.read(&mut buf) {
+            if n == 0 || to_client.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = to_client.shutdown(std::net::Shutdown::Both);
+    });
+    // Bytes are forwarded as they come; the header lines are read from a copy (a line may be
+    // split across reads: the unfinished end is kept for the next).
+    let (mut client, mut to_server, mut pending) = (client, server, Vec::new());
+    let mut buf = [0u8; 16384];
+    while let Ok(n) = client.read(&mut buf) {
+        if n == 0 || to_server.write_all(&buf[..n]).is_err() {
+            break;
+        }
+        pending.extend_from_slice(&buf[..n]);
+        while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            let text = String::from_utf8_lossy(&line);
+            if let Some((name, value)) = text.split_once(':') {
+                if name.eq_ignore_ascii_case("x-batchconf-case") {
+                    seen.lock().unwrap().push(value.trim().to_string());
+                }
+            }
+        }
+        // A body without line breaks is no header: keep only what could start one.
+        if pending.len() > 65536 {
+            pending.clear();
+        }
+    }
+    let _ = to_server.shutdown(std::net::Shutdown::Write);
+}
+
+/// Every `X-Batchconf-Case` a whole run sends (sequences, stateful trials, shrinking and the
+/// credentials probe included) is one of the forms the README lists.
+#[test]
+fn every_case_header_a_run_sends_is_one_the_readme_documents() {
+    let forms = case_header_forms();
+    assert!(forms.len() >= 6, "{forms:?}");
+    let fixtures = "d1,d2,d3,d4,d5,d6,d7,d8,d9,d10,d11,d12";
+    let server = common::Serve::start("docs-token", &["--fixtures", fixtures, "--fault", "drop-last-id"]);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (upstream, kept) = (server.url.trim_start_matches("http://").to_string(), seen.clone());
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let (upstream, kept) = (upstream.clone(), kept.clone());
+            std::thread::spawn(move || sniff(client, &upstream, kept));
+        }
+    });
+    let o = common::batchconf()
+        .args(["run", "--target", &proxy, "--project-id", "p", "--token", "docs-token", "--seed", "5"])
+        .args(["--fixture-assets", fixtures, "--examples", "10", "--timeout-ms", "5000"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", common::text(&o));
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.len() > 200, "{} headers seen", seen.len());
+    let undocumented: std::collections::BTreeSet<&String> =
+        seen.iter().filter(|v| !forms.iter().any(|f| f.is_match(v))).collect();
+    assert!(undocumented.is_empty(), "sent but not in the README: {undocumented:?}");
+    for kind in ["#", "~", " step ", " seq ", " round ", " other project ", " restore prepare"] {
+        assert!(
+            seen.iter().any(|v| v.contains(kind)),
+            "no `{kind}` header was sent: the test proves less than it says"
+        );
     }
 }

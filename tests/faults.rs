@@ -2,40 +2,52 @@
 //! against that server must fail the check the fault is meant for; against the clean server, and
 //! against every conformant variant (other choices where the contract is silent), nothing may fail.
 //! One trial per fault and per variant, so `--list`, filters and nextest partitions work.
+//!
+//! Each fault runs exactly as `batchconf list` says it is caught: `--fault NAME` and the flags it
+//! names (`needs`), no other check-enabling option. The only other settings here make the run
+//! quicker (a shorter request timeout and shrinking budget), which can only make a fault harder to
+//! catch. And a flag `list` names is proven needed: without it the fault is not caught.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use batchconf::engine::{Divergence, RunOptions, Settings, Suite};
 use batchconf::report::trials::Collector;
-use batchconf::server::{Fault, Variant};
+use batchconf::server::{Fault, Needs, Variant};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 /// A fixed seed keeps CI repeatable.
 const SEED: u64 = 20261128;
 
-fn settings(fault: Option<Fault>, variants: &[Variant]) -> Result<Settings, Failed> {
-    let mut s = Settings::new(RunOptions {
+/// A run against the bundled server, with the flags `needs` names (those `list` prints).
+fn settings(fault: Option<Fault>, variants: &[Variant], needs: Needs) -> Result<Settings, Failed> {
+    let mut o = RunOptions {
         fault,
         variants: variants.to_vec(),
         seed: Some(SEED),
-        examples: 24,
-        // Short enough that a hang is found quickly; the bound on slowness is what `slow` breaks.
+        // Short enough that a hang is found quickly (the examples are the default's: fewer would
+        // send too few requests for `late-server-errors`, which shows after 1000).
         timeout: Duration::from_millis(1500),
-        max_response_ms: fault.map(|_| 300),
         ..RunOptions::default()
-    })
-    .map_err(|e| e.to_string())?;
+    };
+    o.max_response_ms = needs.max_response_ms;
+    o.limits.requests = needs.requests;
+    let mut s = Settings::new(o).map_err(|e| e.to_string())?;
     s.shrink_budget = Duration::from_secs(4);
     Ok(s)
 }
 
 /// Runs every trial; the divergences, rendered, and whether the run stopped.
 fn run(settings: Settings) -> Result<(Vec<Divergence>, String), Failed> {
+    run_some(settings, "")
+}
+
+/// Runs the trials whose name contains `filter`.
+fn run_some(settings: Settings, filter: &str) -> Result<(Vec<Divergence>, String), Failed> {
     let suite = Suite::new(settings).map_err(|e| e.to_string())?;
     let collector = Collector::default();
     suite.hub.add(Box::new(collector.clone()));
-    let all: Vec<_> = suite.units.iter().collect();
+    let all: Vec<_> = suite.units.iter().filter(|u| u.name.contains(filter)).collect();
     let verdict = suite.run(&all);
     suite.shutdown();
     if let Err(e) = verdict {
@@ -53,7 +65,10 @@ fn run(settings: Settings) -> Result<(Vec<Divergence>, String), Failed> {
 fn tripped_by(fault: Fault) -> &'static [&'static str] {
     match fault.name() {
         "status-201" => &["accepts_valid_request", "status_documented"],
-        "server-error-on-repeated-id" | "malformed-json-500" | "server-error-share-unactived" => &["no_server_error"],
+        "server-error-on-repeated-id"
+        | "malformed-json-500"
+        | "server-error-share-unactived"
+        | "late-server-errors" => &["no_server_error"],
         "hang-on-large-batch" => &["connection"],
         "content-type-text" => &["content_type_json"],
         "no-request-id" => &["required_headers"],
@@ -113,7 +128,7 @@ fn tripped_by(fault: Fault) -> &'static [&'static str] {
 }
 
 fn clean(variants: Vec<Variant>) -> Result<(), Failed> {
-    let (found, text) = run(settings(None, &variants)?)?;
+    let (found, text) = run(settings(None, &variants, Needs::NONE)?)?;
     if found.is_empty() {
         return Ok(());
     }
@@ -126,12 +141,10 @@ fn main() {
     for v in Variant::ALL.iter().copied() {
         trials.push(Trial::test(format!("variant::{v}"), move || clean(vec![v])));
     }
-    // A soak-only fault shows after more requests than this suite sends (see its `breaks`); the
-    // soak runs prove those.
-    for f in Fault::ALL.iter().copied().filter(|f| !f.info().soak_only) {
+    for f in Fault::ALL.iter().copied() {
         let check = f.info().caught_by;
         trials.push(Trial::test(format!("fault::{f}"), move || {
-            let (found, text) = run(settings(Some(f), &[])?)?;
+            let (found, text) = run(settings(Some(f), &[], f.info().needs)?)?;
             let tripped: BTreeSet<&str> =
                 found.iter().flat_map(|d| d.violations.iter().map(|v| v.check.as_str())).collect();
             let pinned: BTreeSet<&str> = tripped_by(f).iter().copied().collect();
@@ -143,6 +156,23 @@ fn main() {
             }
             if !pinned.contains(check) {
                 return Err(format!("the pinned set of `{f}` lacks the check it names, `{check}`").into());
+            }
+            Ok(())
+        }));
+    }
+    // A flag `list` names for a fault is one the check needs: without it, nothing catches it.
+    for f in Fault::ALL.iter().copied().filter(|f| f.info().needs != Needs::NONE) {
+        trials.push(Trial::test(format!("needs::{f}"), move || {
+            let info = f.info();
+            // One trial is enough to see the check judge nothing (and `slow` makes a whole run long).
+            let (found, _) = run_some(settings(Some(f), &[], Needs::NONE)?, "property::o")?;
+            if found.iter().any(|d| d.violations.iter().any(|v| v.check == info.caught_by)) {
+                return Err(format!(
+                    "`{f}` is caught by `{}` without `{}`: `batchconf list` should not say it needs it",
+                    info.caught_by,
+                    info.needs.flags().join(" ")
+                )
+                .into());
             }
             Ok(())
         }));

@@ -75,6 +75,10 @@ fn init_writes_a_copy_that_runs() {
 
     let r = run(&bin, &work, &["run", "--examples", "2", "--schemas", "x/schemas", "--cases", "x/cases"]);
     assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    // The README's `validate cases/recorded/…` works in the copy, with no checkout.
+    let v = run(&bin, &work.join("x"), &["validate", "cases/recorded/published-example.json"]);
+    assert!(matches!(v.status.code(), Some(0 | 1)), "{}", text(&v));
+    assert!(text(&v).contains("published-example.json"), "{}", text(&v));
 
     // The copy is what runs: a case added to it shows up, a broken schema in it is exit 2.
     std::fs::write(

@@ -245,4 +245,22 @@ pub struct OpenapiArgs {
     /// Directory of the contract (manifest and JSON Schemas); default: the built-in contract.
     #[arg(long, value_name = "DIR", env = "BATCHCONF_SCHEMAS", hide_env_values = true)]
     pub schemas: Option<PathBuf>,
+    /// Write the document as JSON or as YAML.
+    #[arg(long, value_enum, default_value_t = OpenapiFormat::Json)]
+    pub format: OpenapiFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OpenapiFormat {
+    Json,
+    Yaml,
+}
+
+impl From<OpenapiFormat> for batchconf::openapi::Format {
+    fn from(f: OpenapiFormat) -> Self {
+        match f {
+            OpenapiFormat::Json => batchconf::openapi::Format::Json,
+            OpenapiFormat::Yaml => batchconf::openapi::Format::Yaml,
+        }
+    }
 }

@@ -33,7 +33,7 @@ pub fn main() -> i32 {
         }),
         Command::List(args) => batchconf::list::list(args.cases.as_deref(), args.schemas.as_deref()),
         Command::Init(args) => batchconf::init::command(&args.dir, args.force),
-        Command::Openapi(args) => batchconf::openapi::command(args.schemas.as_deref()),
+        Command::Openapi(args) => batchconf::openapi::command(args.schemas.as_deref(), args.format.into()),
     };
     report(&result);
     exit_code(&result)

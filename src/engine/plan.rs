@@ -390,9 +390,18 @@ impl Settings {
                         hint("--allow-destructive")
                     ));
                 } else if !has {
+                    let needed = match &case.body {
+                        CaseBody::Sequence(s) => s.fixtures_needed(),
+                        CaseBody::Stateful(s) => s.fixtures_needed(),
+                        _ => 1,
+                    };
+                    let own = self.fixtures.len() - pool.len();
+                    let taken =
+                        if own > 0 { format!(", {own} of them taken by destructive cases") } else { String::new() };
                     skip = Some(format!(
-                        "needs more fixture assets than {} gives (destructive cases take their own)",
-                        hint("--fixture-assets")
+                        "needs {needed} fixture asset(s) of its own; {} gives {}{taken}",
+                        hint("--fixture-assets"),
+                        self.fixtures.len()
                     ));
                 }
             }
@@ -537,6 +546,12 @@ mod tests {
 
         let s = settings(RunOptions { fixture_assets: Some("a,b,c".into()), ..remote("https://x.example") }).unwrap();
         let units = s.units();
+        let random = units.iter().find(|u| u.name == "stateful::random-batches").unwrap();
+        assert_eq!(
+            random.skip.as_deref(),
+            Some("needs 4 fixture asset(s) of its own; `--fixture-assets` gives 3"),
+            "the reason says how many"
+        );
         let force = units.iter().find(|u| u.name == "sequence::force-delete-is-final").unwrap();
         assert!(force.skip.as_deref().unwrap().contains("--allow-destructive"));
         let (pool, per) = s.fixture_plan();

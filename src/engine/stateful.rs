@@ -78,7 +78,7 @@ impl Engine {
             StatefulTrial::ProjectIsolation => self.isolation(unit, &model, live).await,
         };
         // Whatever happened, the live fixtures are left in use (ACTIVED), as the README promises.
-        let restored = self.make_live(unit, &model, live, "restore").await;
+        let restored = self.make_live(unit, &model, live, &format!("{} restore", unit.name)).await;
         let found = found?;
         restored?;
         Ok(found

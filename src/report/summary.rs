@@ -26,12 +26,10 @@ impl Summary {
         for check in crate::checks::CHECKS {
             match per_check.get(check.name) {
                 None => out.push_str(&format!("  {:<28} ok\n", check.name)),
-                Some(trials) => out.push_str(&format!(
-                    "  {:<28} DIVERGES in {} trial(s): {}\n",
-                    check.name,
-                    trials.len(),
-                    crate::checks::cut(&trials.join(", "), 200)
-                )),
+                Some(trials) => {
+                    let head = format!("  {:<28} DIVERGES in {} trial(s): ", check.name, trials.len());
+                    out.push_str(&wrapped(&head, trials));
+                }
             }
         }
         for heading in [COULD_NOT_RUN, SKIPPED] {
@@ -85,6 +83,32 @@ impl Summary {
     }
 }
 
+/// Lines wider than this are wrapped (a trial name is never cut).
+const WIDTH: usize = 100;
+
+/// `head` then every name, comma-separated, wrapped at [`WIDTH`] with the lines after the first
+/// indented under the verdict: a list of trials is never cut, however long.
+fn wrapped(head: &str, names: &[&str]) -> String {
+    let indent = " ".repeat(head.chars().count().min(31));
+    let mut out = String::new();
+    let mut line = head.to_string();
+    for (i, name) in names.iter().enumerate() {
+        let item = if i + 1 < names.len() { format!("{name},") } else { name.to_string() };
+        let at_start = line.len() == head.len() || line.trim().is_empty();
+        if !at_start && line.chars().count() + 1 + item.chars().count() > WIDTH {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = indent.clone();
+        } else if !at_start {
+            line.push(' ');
+        }
+        line.push_str(&item);
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
+    out
+}
+
 impl Reporter for Summary {
     fn on(&mut self, event: &Event) {
         self.trials.on(event);
@@ -93,5 +117,25 @@ impl Reporter for Summary {
     fn finish(&mut self, end: &RunEnd) -> Result<(), crate::error::SetupError> {
         print!("{}", self.text(end));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrapped;
+
+    #[test]
+    fn a_long_list_of_trials_is_wrapped_never_cut() {
+        let names: Vec<String> = (0..12).map(|i| format!("property::some-long-trial-name-{i}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let head = format!("  {:<28} DIVERGES in 12 trial(s): ", "batch_ids_answered");
+        let text = wrapped(&head, &names);
+        assert!(!text.contains('…') && !text.contains("more characters"), "{text}");
+        for n in &names {
+            assert!(text.contains(n), "{n} is missing:\n{text}");
+        }
+        assert!(text.lines().all(|l| l.chars().count() <= super::WIDTH), "{text}");
+        assert!(text.lines().skip(1).all(|l| l.starts_with(&" ".repeat(31)) && !l[31..].starts_with(' ')), "{text}");
+        assert_eq!(wrapped("  x: ", &["a"]), "  x: a\n");
     }
 }

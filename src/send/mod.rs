@@ -117,9 +117,9 @@ pub fn check_sendable(
         let flag = if creds.app_user_id.as_deref() == Some(value) { "--app-user-id" } else { name };
         let why = schema.json.pointer(&format!("/properties/{name}/description")).and_then(|d| d.as_str());
         return Err(SetupError::Argument(format!(
-            "`{flag} {value}` is refused by the contract's request headers (`{}`: {}){}: give a value the contract allows",
+            "`{flag} {value}` is refused by the contract's request headers (`{}` of `{}`){}: give a value the contract allows",
+            e.keyword,
             schema.file,
-            e.message,
             why.map(|w| format!("; it says: {}", w.trim_end_matches('.'))).unwrap_or_default()
         )));
     }

@@ -14,9 +14,54 @@ pub struct FaultInfo {
     pub breaks: &'static str,
     /// The check in `src/checks` that must trip on it.
     pub caught_by: &'static str,
-    /// It shows only in a soak run (thousands of requests), so the default suite of
-    /// `tests/faults.rs` cannot be expected to catch it.
-    pub soak_only: bool,
+    /// What a run needs besides `--fault NAME` for that check to catch it.
+    pub needs: Needs,
+}
+
+/// The flags a run needs, besides `--fault NAME`, to catch a fault: `batchconf list` names them,
+/// and `tests/faults.rs` runs each fault with exactly these.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// `--max-response-ms N`: `response_time` judges only against a bound.
+    pub max_response_ms: Option<u64>,
+    /// `--requests N`: a soak run, for a fault that shows only after many requests.
+    pub requests: Option<u64>,
+}
+
+impl Needs {
+    pub const NONE: Needs = Needs { max_response_ms: None, requests: None };
+
+    pub const fn max_response_ms(ms: u64) -> Needs {
+        Needs { max_response_ms: Some(ms), requests: None }
+    }
+
+    pub const fn requests(n: u64) -> Needs {
+        Needs { max_response_ms: None, requests: Some(n) }
+    }
+
+    /// The command-line flags, as `batchconf run` takes them (empty when none are needed).
+    pub fn flags(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(ms) = self.max_response_ms {
+            out.push(format!("--max-response-ms {ms}"));
+        }
+        if let Some(n) = self.requests {
+            out.push(format!("--requests {n}"));
+        }
+        out
+    }
+}
+
+impl FaultInfo {
+    /// What catches it, as `list` and the docs say: `` `response_time` with `--max-response-ms 300` ``.
+    pub fn caught(&self) -> String {
+        let flags = self.needs.flags();
+        if flags.is_empty() {
+            format!("`{}`", self.caught_by)
+        } else {
+            format!("`{}` with `{}`", self.caught_by, flags.join(" "))
+        }
+    }
 }
 
 /// A conformant alternative the server can be told to make (`--variant NAME`).
@@ -27,10 +72,9 @@ pub struct VariantInfo {
 }
 
 /// One list gives the enum the server matches on and the table `list` prints, so they cannot
-/// drift apart.
-/// A fault seen only in soak runs ends with `, soak_only`.
+/// drift apart. A fault that needs flags to be caught ends with `, needs NEEDS`.
 macro_rules! faults {
-    ($($variant:ident = $name:literal, $caught_by:literal, $breaks:literal $(, $soak:ident)?;)*) => {
+    ($($variant:ident = $name:literal, $caught_by:literal, $breaks:literal $(, needs $needs:expr)?;)*) => {
         /// A planted fault: one rule of the contract the server breaks on purpose.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum Fault { $($variant),* }
@@ -40,15 +84,15 @@ macro_rules! faults {
             name: $name,
             breaks: $breaks,
             caught_by: $caught_by,
-            soak_only: faults!(@soak $($soak)?),
+            needs: faults!(@needs $($needs)?),
         }),*];
 
         impl Fault {
             pub const ALL: &'static [Fault] = &[$(Fault::$variant),*];
         }
     };
-    (@soak) => { false };
-    (@soak soak_only) => { true };
+    (@needs) => { Needs::NONE };
+    (@needs $needs:expr) => { $needs };
 }
 
 macro_rules! variants {
@@ -74,7 +118,7 @@ faults! {
     HangOnLargeBatch = "hang-on-large-batch", "connection",
         "batches of 100 or more ids get no answer for 60 s";
     Slow = "slow", "response_time",
-        "every 200 answer is delayed by 400 ms";
+        "every 200 answer is delayed by 400 ms", needs Needs::max_response_ms(300);
     ContentTypeText = "content-type-text", "content_type_json",
         "every answer says `Content-Type: text/plain` (body unchanged)";
     NoRequestId = "no-request-id", "required_headers",
@@ -154,7 +198,7 @@ faults! {
     IdsTrimmed = "ids-trimmed", "batch_ids_answered",
         "ids are trimmed of leading and trailing whitespace";
     LateServerErrors = "late-server-errors", "no_server_error",
-        "after 1000 requests, every 50th request is answered 500 (MSS.00000004)", soak_only;
+        "after 1000 requests, every 50th request is answered 500 (MSS.00000004)";
     RareRepeatedRequestId = "rare-repeated-request-id", "request_id_unique",
         "every 100th answer repeats the `X-Request-Id` of the answer before it";
     AcceptForeignAccessKey = "accept-foreign-access-key", "rejects_bad_credentials",

@@ -36,7 +36,7 @@ mod rotate;
 mod serve;
 mod store;
 
-pub use catalogue::{Fault, FaultInfo, Variant, VariantInfo, FAULTS, VARIANTS};
+pub use catalogue::{Fault, FaultInfo, Needs, Variant, VariantInfo, FAULTS, VARIANTS};
 pub use memory::InMemory;
 pub use serve::{serve, ServeSettings, DEFAULT_TOKEN};
 

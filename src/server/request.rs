@@ -173,8 +173,9 @@ fn is_json(content_type: &str) -> bool {
     content_type.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json")
 }
 
-/// Whether `s` holds a character of the Han script: the request header schema's `\p{Han}`, with
-/// the same Unicode tables (the `regex` crate's) instead of a hand-kept copy of them.
+/// Whether `s` holds a character of the Han script: the Chinese characters the request header
+/// schema lists as code-point ranges (a test in `src/contract.rs` keeps them equal), read from
+/// the `regex` crate's Unicode tables instead of a hand-kept copy.
 pub(crate) fn has_han(s: &str) -> bool {
     static HAN: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     HAN.get_or_init(|| regex::Regex::new(r"\p{Han}").expect("a valid literal pattern")).is_match(s)
