@@ -82,6 +82,9 @@ pub struct RunEnd {
     /// The signal that interrupted the run (`SIGINT (Ctrl-C)`, `SIGTERM`), if one did: what was
     /// found is reported, but trials were cut short or not run.
     pub interrupted: Option<String>,
+    /// Why the run had its verdict before its end (every answer broken the same way), if it did:
+    /// the trials not started are listed as not run.
+    pub ended_early: Option<String>,
     pub elapsed: Duration,
     /// How to show the run's divergences (its secrets, its bundled server).
     pub context: crate::report::render::Context,

@@ -77,7 +77,8 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("x");
         let written = init(&dir, false).unwrap();
-        assert_eq!(written.len(), SCHEMAS.len() + CASES.len());
+        assert_eq!(written.len(), SCHEMAS.len() + CASES.len() + RECORDED.len());
+        assert!(dir.join("cases/recorded/published-example.json").is_file());
         let contract = crate::contract::Contract::load(&dir.join("schemas")).unwrap();
         let cases = crate::cases::load_dir(&dir.join("cases"), &contract).unwrap();
         assert_eq!(cases.len(), CASES.len());
@@ -88,7 +89,7 @@ mod tests {
         std::fs::remove_file(dir.join("schemas/manifest.json")).unwrap();
         let e = init(&dir, false).unwrap_err().to_string();
         // All but the deleted manifest and the file named are the "others".
-        let others = format!("error.schema.json` and {} other files", SCHEMAS.len() + CASES.len() - 2);
+        let others = format!("error.schema.json` and {} other files", SCHEMAS.len() + CASES.len() + RECORDED.len() - 2);
         assert!(e.contains(&others) && e.contains("--force"), "{e}");
         assert!(!dir.join("schemas/manifest.json").exists(), "a refusal writes nothing");
         assert_eq!(std::fs::read_to_string(&edited).unwrap(), "{}");

@@ -169,3 +169,78 @@ fn a_target_that_throttles_everything_cannot_be_tested() {
     assert!(stderr.contains("throttled") && stderr.contains("--rate"), "{stderr}");
     assert!(stdout.contains("429 after retries"), "{stdout}");
 }
+
+/// Every hostile mode above, against a whole run (every trial, not one example) at
+/// `--timeout-ms 2000`: each ends within 20 s, with its verdict (a divergence, or "cannot be
+/// tested"). A target whose every answer is broken the same way gives its verdict once the first
+/// answers of a few trials say so, instead of breaking thousands of requests one by one.
+#[test]
+fn every_hostile_mode_ends_a_whole_run_within_20_s() {
+    fn not_utf8_then_close(mut s: TcpStream) {
+        read_head(&mut s);
+        let _ = s.write_all(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Request-Id: r\r\n\r\n{\"results\": [\xff\xfe]}",
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    type Answer = fn(TcpStream);
+    let modes: [(&str, Answer, i32); 6] = [
+        ("a body that is not UTF-8, then a close after 0.2 s", not_utf8_then_close, 1),
+        (
+            "a hang",
+            |mut s| {
+                read_head(&mut s);
+                std::thread::sleep(Duration::from_secs(300));
+            },
+            3,
+        ),
+        (
+            "a reset",
+            |mut s| {
+                read_head(&mut s);
+                drop(s);
+            },
+            3,
+        ),
+        (
+            "an endless body",
+            |mut s| {
+                read_head(&mut s);
+                let _ = s.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+                );
+                let chunk = format!("{:x}\r\n{}\r\n", 65536, "x".repeat(65536));
+                while s.write_all(chunk.as_bytes()).is_ok() {}
+            },
+            1,
+        ),
+        (
+            "a wrong Content-Length",
+            |mut s| {
+                read_head(&mut s);
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Request-Id: r1\r\nContent-Length: 1000\r\n\r\n{\"results\":[]}");
+            },
+            1,
+        ),
+        (
+            "an answer that is not HTTP",
+            |mut s| {
+                read_head(&mut s);
+                let _ = s.write_all(b"SSH-2.0-OpenSSH_9.6\r\n\r\n");
+            },
+            1,
+        ),
+    ];
+    for (what, answer, code) in modes {
+        let port = misbehaving(answer);
+        let target = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        let o =
+            batchconf(&["run", "--target", &target, "--project-id", "p", "--token", "t0ken", "--timeout-ms", "2000"]);
+        let took = started.elapsed();
+        let out = common::text(&o);
+        assert_eq!(o.status.code(), Some(code), "{what}: {out}");
+        assert!(took < Duration::from_secs(20), "{what}: the whole run took {took:?}");
+        assert!(!out.contains("panicked"), "{what}: {out}");
+    }
+}

@@ -68,6 +68,7 @@ pub struct Check {
 
 /// The check a broken connection trips (whose failures are not worth shrinking).
 pub const CONNECTION: &str = connection::CHECK.name;
+pub const RESPONSE_SCHEMA: &str = response_schema::CHECK.name;
 
 pub fn find(name: &str) -> Option<&'static Check> {
     CHECKS.iter().find(|c| c.name == name)

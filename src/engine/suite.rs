@@ -209,6 +209,7 @@ impl Suite {
             throttled,
             judged,
             stopped: engine.and_then(|e| e.tally.stopped().map(str::to_string)),
+            ended_early: engine.and_then(|e| e.tally.verdict_early().map(str::to_string)),
             interrupted: engine.and_then(|e| match e.budget.ended() {
                 Some(Ending::Interrupted(signal)) => Some(signal.to_string()),
                 _ => None,

@@ -11,7 +11,7 @@ use super::{Divergence, Engine, Part, Stopped, Unit};
 use crate::cases::{CaseBody, Expectation, Step, FIXTURE, UNKNOWN};
 use crate::checks::{self, Context, Expect, Violation};
 use crate::events::{Event, TrialEnd};
-use crate::exchange::{Exchange, Headers, Request};
+use crate::exchange::{Exchange, Headers, Outcome, Request};
 use crate::generate::{self, AuthMode, GenRequest, Source, ID_PREFIX};
 use crate::send;
 
@@ -44,7 +44,7 @@ impl Engine {
             None if self.winding_down() => TrialEnd::Stopped,
             None => match self.divergences(unit).await {
                 // Cut short by the run's end with nothing found: it did not pass, it did not run out.
-                Ok(found) if found.is_empty() && self.budget.ended().is_some() => TrialEnd::Stopped,
+                Ok(found) if found.is_empty() && self.winding_down() => TrialEnd::Stopped,
                 Ok(found) if found.is_empty() => TrialEnd::Passed,
                 Ok(found) => {
                     for divergence in &found {
@@ -243,6 +243,19 @@ impl Engine {
             None => Context::new(&self.contract, exchange, expect, &self.run, label),
         };
         let violations = checks::run_all(&ctx, unit.case.checks.as_deref());
+        // An answer that could not be read at all (no JSON body, a broken connection) counts
+        // towards an early verdict; no answer at all is the tally's silence rule's to judge.
+        let silent = matches!(exchange.outcome, Outcome::Transport { silent: true, .. });
+        if self.tally.first_answers_open() && !silent {
+            let unreadable = match &exchange.outcome {
+                Outcome::Transport { .. } => violations.iter().find(|v| v.check == checks::CONNECTION),
+                Outcome::Response(_) if ctx.response_json.is_none() => {
+                    violations.iter().find(|v| v.check == checks::RESPONSE_SCHEMA)
+                }
+                Outcome::Response(_) => None,
+            };
+            self.tally.first_answer(&unit.name, unreadable.map(Violation::key));
+        }
         self.events.emit(Event::Judged {
             unit,
             exchange,
@@ -277,7 +290,7 @@ impl Engine {
     /// (no trial, example, shrinking step, sequence or round), while the work under way finishes:
     /// its requests in flight, and putting its fixtures back.
     pub(super) fn winding_down(&self) -> bool {
-        self.tally.stopped().is_some() || self.budget.ended().is_some()
+        self.tally.stopped().is_some() || self.budget.ended().is_some() || self.tally.verdict_early().is_some()
     }
 
     /// Sends a request, authenticated as `mode` says (afresh on every retry). Nothing is sent once

@@ -21,6 +21,11 @@ const REFUSALS_BEFORE_PROBE: u64 = 8;
 const THROTTLED_BEFORE_STOP: u64 = 20;
 /// Silent failures in a row (no answer at all) that end a run whatever the time.
 const SILENT_IN_A_ROW: u64 = 50;
+/// Trials whose first answers, all unreadable the same way, give the run its verdict.
+const UNREADABLE_FIRST_ANSWERS: usize = 4;
+
+/// A violation's check and place ([`crate::checks::Violation::key`]).
+type ViolationKey = (String, String);
 
 /// What an answer looks like, for comparing a request with credentials and without.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +77,13 @@ pub struct Tally {
     last_answer: Mutex<Instant>,
     /// One request made with the run's credentials that was refused: what a probe re-sends.
     refused_sample: Mutex<Option<Request>>,
+    /// The trials whose first answer was unreadable, and how (the violation's check and place),
+    /// while every first answer so far was unreadable the same way; settled (no early verdict)
+    /// at the first that was not.
+    first_answers: Mutex<Option<(Vec<String>, ViolationKey)>>,
+    first_answers_settled: std::sync::atomic::AtomicBool,
+    /// Why the run has its verdict before its end: every answer it got is broken the same way.
+    verdict_early: OnceLock<String>,
     probe: Mutex<Probe>,
     stopped: OnceLock<String>,
     /// Tells requests in flight that the run stopped, so they are dropped, not waited for.
@@ -95,6 +107,9 @@ impl Tally {
             valid_answers: AtomicU64::new(0),
             last_answer: Mutex::new(Instant::now()),
             refused_sample: Mutex::new(None),
+            first_answers: Mutex::new(None),
+            first_answers_settled: std::sync::atomic::AtomicBool::new(false),
+            verdict_early: OnceLock::new(),
             probe: Mutex::new(Probe::NotYet),
             stopped: OnceLock::new(),
             stop_signal: tokio::sync::watch::Sender::new(false),
@@ -116,6 +131,55 @@ impl Tally {
     pub async fn until_stopped(&self) {
         let mut signal = self.stop_signal.subscribe();
         let _ = signal.wait_for(|stopped| *stopped).await;
+    }
+
+    /// Is the early verdict still open (no trial's first answer readable so far)? Cheap: the
+    /// judging asks it of every exchange.
+    pub fn first_answers_open(&self) -> bool {
+        !self.first_answers_settled.load(Relaxed)
+    }
+
+    /// A trial's answer, judged: `unreadable` is the violation (check, place) when it could not
+    /// be read at all (no JSON body, a broken connection). Only each trial's first answer counts.
+    /// When the first answers of [`UNREADABLE_FIRST_ANSWERS`] trials are all unreadable the same
+    /// way, every answer is broken and the run has its verdict: see [`Tally::verdict_early`].
+    pub fn first_answer(&self, trial: &str, unreadable: Option<(String, String)>) {
+        let mut first = self.first_answers.lock().unwrap_or_else(|e| e.into_inner());
+        if self.first_answers_settled.load(Relaxed) {
+            return;
+        }
+        if first.as_ref().is_some_and(|(trials, _)| trials.iter().any(|t| t == trial)) {
+            return;
+        }
+        let same = match (first.as_mut(), unreadable) {
+            (None, Some(key)) => {
+                *first = Some((vec![trial.to_string()], key));
+                true
+            }
+            (Some((trials, key)), Some(this)) if *key == this => {
+                trials.push(trial.to_string());
+                true
+            }
+            _ => false,
+        };
+        if !same {
+            self.first_answers_settled.store(true, Relaxed);
+            return;
+        }
+        if let Some((trials, (check, place))) = first.as_ref().filter(|(t, _)| t.len() >= UNREADABLE_FIRST_ANSWERS) {
+            self.first_answers_settled.store(true, Relaxed);
+            let _ = self.verdict_early.set(format!(
+                "the first answers of {} trials ({}) were all unreadable the same way (`{check}` at `{place}`): every answer is broken, so no further trial or example was started",
+                trials.len(),
+                trials.join(", ")
+            ));
+        }
+    }
+
+    /// Why the run has its verdict before its end, if it has: every answer it got was unreadable
+    /// the same way. The run diverges (it found that); nothing more would be learnt.
+    pub fn verdict_early(&self) -> Option<&str> {
+        self.verdict_early.get().map(String::as_str)
     }
 
     /// (exchanges completed, answers left unjudged because still throttled, exchanges judged)
@@ -332,6 +396,31 @@ mod tests {
         }
         assert!(t.stopped().is_none(), "a third answered: not nearly everything");
         assert!(t.unjudged_majority().unwrap().contains("20 of 30"));
+    }
+
+    #[test]
+    fn first_answers_all_unreadable_the_same_way_give_the_verdict() {
+        let key = || Some(("response_schema".to_string(), "response.body".to_string()));
+        let t = Tally::new(Duration::from_secs(1), 8, 400);
+        for trial in ["a", "a", "b", "c"] {
+            t.first_answer(trial, key());
+        }
+        assert!(t.verdict_early().is_none(), "three trials, one of them twice");
+        t.first_answer("d", key());
+        let why = t.verdict_early().unwrap();
+        assert!(why.contains("4 trials (a, b, c, d)") && why.contains("`response_schema` at `response.body`"), "{why}");
+
+        // One readable first answer, or one broken another way, and there is no early verdict.
+        for other in [None, Some(("connection".to_string(), "response".to_string()))] {
+            let t = Tally::new(Duration::from_secs(1), 8, 400);
+            t.first_answer("a", key());
+            t.first_answer("b", other);
+            assert!(!t.first_answers_open());
+            for trial in ["c", "d", "e", "f"] {
+                t.first_answer(trial, key());
+            }
+            assert!(t.verdict_early().is_none());
+        }
     }
 
     #[test]

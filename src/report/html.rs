@@ -68,7 +68,10 @@ impl Html {
                 ),
             ),
             (Some(why), None) => ("untestable", format!("CANNOT BE TESTED: {why}")),
-            (None, None) if c.failed > 0 => ("diverges", format!("DIVERGES: {} trial(s) failed", c.failed)),
+            (None, None) if c.failed > 0 => match &end.ended_early {
+                Some(why) => ("diverges", format!("DIVERGES: {} trial(s) failed, then the run ended: {why}", c.failed)),
+                None => ("diverges", format!("DIVERGES: {} trial(s) failed", c.failed)),
+            },
             (None, None) => ("conforms", "CONFORMS: no divergence found".to_string()),
         };
         let mut out = String::new();

@@ -39,6 +39,9 @@ pub struct JsonReport {
     /// holds what was found until then; `not_run` lists the trials cut short or never started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<String>,
+    /// Why the run had its verdict before its end (every answer broken the same way), if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_early: Option<String>,
     /// Trials that did not run to their end because the run stopped or was interrupted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_run: Vec<String>,
@@ -126,6 +129,7 @@ impl Json {
             failed: counts.failed,
             stopped: end.stopped.clone(),
             interrupted: end.interrupted.clone(),
+            ended_early: end.ended_early.clone(),
             not_run: self
                 .trials
                 .rows()
@@ -246,6 +250,7 @@ mod tests {
             failed: 0,
             stopped: None,
             interrupted: None,
+            ended_early: None,
             not_run: vec![],
             skipped: vec![],
             divergences: vec![],

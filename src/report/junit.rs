@@ -52,9 +52,10 @@ impl Reporter for Junit {
                     },
                     Some(TrialEnd::Failed(why)) => TrialOutcome::Error(why.clone()),
                     Some(TrialEnd::Skipped(why)) => TrialOutcome::Skipped(why.clone()),
-                    Some(TrialEnd::Stopped) | None => TrialOutcome::Error(match &end.interrupted {
-                        Some(signal) => format!("not run: the run was interrupted by {signal}"),
-                        None => format!(
+                    Some(TrialEnd::Stopped) | None => TrialOutcome::Error(match (&end.interrupted, &end.ended_early) {
+                        (Some(signal), _) => format!("not run: the run was interrupted by {signal}"),
+                        (None, Some(why)) => format!("not run: the run had its verdict: {why}"),
+                        (None, None) => format!(
                             "not run: the target cannot be tested: {}",
                             end.stopped.as_deref().unwrap_or("the run stopped")
                         ),

@@ -66,6 +66,9 @@ impl Summary {
         if let Some(why) = &end.stopped {
             out.push_str(&format!("STOPPED: the target cannot be tested: {why}\n"));
         }
+        if let Some(why) = &end.ended_early {
+            out.push_str(&format!("ENDED EARLY with its verdict: {why}\n"));
+        }
         if let Some(signal) = &end.interrupted {
             out.push_str(&format!(
                 "INTERRUPTED by {signal}: no request was started after it, those in flight finished and fixtures were put back; what ran is reported, the rest was not run\n"
