@@ -16,6 +16,9 @@ pub struct FaultInfo {
     pub caught_by: &'static str,
     /// What a run needs besides `--fault NAME` for that check to catch it.
     pub needs: Needs,
+    /// It shows only after the server's first 1000 requests, at requests the timing picks: a
+    /// whole run meets it, but which trials do varies from run to run.
+    pub late: bool,
 }
 
 /// The flags a run needs, besides `--fault NAME`, to catch a fault: `batchconf list` names them,
@@ -56,10 +59,11 @@ impl FaultInfo {
     /// What catches it, as `list` and the docs say: `` `response_time` with `--max-response-ms 300` ``.
     pub fn caught(&self) -> String {
         let flags = self.needs.flags();
+        let when = if self.late { " in a whole run (not a filtered one: it shows after 1000 requests)" } else { "" };
         if flags.is_empty() {
-            format!("`{}`", self.caught_by)
+            format!("`{}`{when}", self.caught_by)
         } else {
-            format!("`{}` with `{}`", self.caught_by, flags.join(" "))
+            format!("`{}` with `{}`{when}", self.caught_by, flags.join(" "))
         }
     }
 }
@@ -72,9 +76,10 @@ pub struct VariantInfo {
 }
 
 /// One list gives the enum the server matches on and the table `list` prints, so they cannot
-/// drift apart. A fault that needs flags to be caught ends with `, needs NEEDS`.
+/// drift apart. A fault that needs flags to be caught ends with `, needs NEEDS`; one that shows
+/// only late in a server's life with `, [late]`.
 macro_rules! faults {
-    ($($variant:ident = $name:literal, $caught_by:literal, $breaks:literal $(, needs $needs:expr)?;)*) => {
+    ($($variant:ident = $name:literal, $caught_by:literal, $breaks:literal $(, needs $needs:expr)? $(, [$late:ident])?;)*) => {
         /// A planted fault: one rule of the contract the server breaks on purpose.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum Fault { $($variant),* }
@@ -85,6 +90,7 @@ macro_rules! faults {
             breaks: $breaks,
             caught_by: $caught_by,
             needs: faults!(@needs $($needs)?),
+            late: faults!(@late $($late)?),
         }),*];
 
         impl Fault {
@@ -93,6 +99,8 @@ macro_rules! faults {
     };
     (@needs) => { Needs::NONE };
     (@needs $needs:expr) => { $needs };
+    (@late) => { false };
+    (@late late) => { true };
 }
 
 macro_rules! variants {
@@ -198,7 +206,7 @@ faults! {
     IdsTrimmed = "ids-trimmed", "batch_ids_answered",
         "ids are trimmed of leading and trailing whitespace";
     LateServerErrors = "late-server-errors", "no_server_error",
-        "after 1000 requests, every 50th request is answered 500 (MSS.00000004)";
+        "after 1000 requests, every 50th request is answered 500 (MSS.00000004)", [late];
     RareRepeatedRequestId = "rare-repeated-request-id", "request_id_unique",
         "every 100th answer repeats the `X-Request-Id` of the answer before it";
     AcceptForeignAccessKey = "accept-foreign-access-key", "rejects_bad_credentials",
