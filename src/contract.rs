@@ -23,6 +23,64 @@ pub struct Manifest {
     pub operation: Operation,
     pub lookup: Option<Lookup>,
     pub lifecycle: Option<Lifecycle>,
+    /// The platform around the operation: the API gateway in front of it, the service's codes.
+    pub platform: Option<Platform>,
+}
+
+/// What the platform does around the operation that the operation's page never mentions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Platform {
+    #[serde(rename = "$comment", default)]
+    pub comment: Option<String>,
+    pub gateway: Gateway,
+    /// The service's own error codes (its error-code page) to their messages.
+    #[serde(default)]
+    pub service_codes: BTreeMap<String, String>,
+}
+
+/// The API gateway: which failures it answers itself, before the service sees the request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gateway {
+    /// The schema of the gateway's error bodies.
+    pub body: String,
+    pub answers: Vec<GatewayAnswer>,
+    pub lockout: Option<Lockout>,
+}
+
+/// One kind of failure the gateway answers: its status and the form of its error code.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayAnswer {
+    pub failure: Failure,
+    pub status: u16,
+    /// A regular expression the answer's `error_code` matches.
+    pub code_pattern: String,
+    pub example: String,
+    /// What the report says, once, when the target answered so: where the page and the platform
+    /// differ (a note on the contract, not a divergence).
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// The failures the gateway answers for the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Failure {
+    Authentication,
+    Throttling,
+    UnknownPath,
+}
+
+/// The AK/SK lockout: more than `consecutive_failures` failed authentications in a row with one
+/// access key lock it for `locked_seconds`; the gateway then refuses it with `message`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lockout {
+    pub consecutive_failures: u32,
+    pub locked_seconds: u64,
+    pub message: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -176,6 +234,34 @@ pub struct Contract {
     pub lookup: Option<Lookup>,
     /// Every `*.schema.json` of the contract by file name, as written (for `batchconf openapi`).
     pub documents: BTreeMap<String, Value>,
+    /// The gateway's answers with their code patterns compiled, and the schema of its bodies.
+    pub gateway: Option<CompiledGateway>,
+}
+
+/// [`Gateway`], compiled once.
+#[derive(Debug)]
+pub struct CompiledGateway {
+    pub body: Schema,
+    answers: Vec<(GatewayAnswer, regex::Regex)>,
+    pub lockout: Option<Lockout>,
+}
+
+impl CompiledGateway {
+    /// The gateway answer an answer is, if it is one: its status and its `error_code`'s form
+    /// are the gateway's for that failure.
+    pub fn answer(&self, status: u16, body: Option<&Value>) -> Option<&GatewayAnswer> {
+        let code = body?.get("error_code")?.as_str()?;
+        self.answers.iter().find(|(a, re)| a.status == status && re.is_match(code)).map(|(a, _)| a)
+    }
+
+    /// Does a body carry the gateway's lockout message (the run's access key is locked)?
+    pub fn says_locked(&self, body: Option<&Value>) -> bool {
+        let (Some(lockout), Some(msg)) = (&self.lockout, body.and_then(|b| b.get("error_msg")).and_then(Value::as_str))
+        else {
+            return false;
+        };
+        msg.contains(&lockout.message)
+    }
 }
 
 impl Contract {
@@ -257,7 +343,25 @@ impl Contract {
             })?;
             responses.insert(code, (compile(&spec.body, &format!("{at}/body"), false)?, spec.required_headers.clone()));
         }
+        let gateway = match manifest.platform.as_ref().map(|p| &p.gateway) {
+            None => None,
+            Some(g) => {
+                let mut answers = Vec::new();
+                for (i, a) in g.answers.iter().enumerate() {
+                    let re = regex::Regex::new(&a.code_pattern).map_err(|e| SetupError::Contract {
+                        file: manifest_path.clone(),
+                        reason: format!(
+                            "at `/platform/gateway/answers/{i}/code_pattern`: not a regular expression: {e}"
+                        ),
+                    })?;
+                    answers.push((a.clone(), re));
+                }
+                let body = compile(&g.body, "/platform/gateway/body", false)?;
+                Some(CompiledGateway { body, answers, lockout: g.lockout.clone() })
+            }
+        };
         Ok(Contract {
+            gateway,
             origin,
             lookup: manifest.lookup.clone(),
             manifest,
@@ -283,6 +387,11 @@ impl Contract {
         set_pointer(&mut body, &self.batch().action, Value::String(action.to_string()));
         set_pointer(&mut body, &self.batch().request_ids, Value::Array(ids));
         body
+    }
+
+    /// The gateway answer an answer is, if the contract has a gateway and it is one of its.
+    pub fn gateway_answer(&self, status: u16, body: Option<&Value>) -> Option<&GatewayAnswer> {
+        self.gateway.as_ref()?.answer(status, body)
     }
 
     /// The status codes the contract lists, in order.

@@ -274,6 +274,21 @@ impl<'a> Context<'a> {
         self.exchange.response()
     }
 
+    /// The gateway answer this exchange got, if it got one (see `platform.gateway` in the
+    /// manifest): the gateway answers some failures before the service sees the request.
+    pub fn gateway_answer(&self) -> Option<&'a crate::contract::GatewayAnswer> {
+        let resp = self.response()?;
+        self.contract.gateway_answer(resp.status, self.response_json.as_ref())
+    }
+
+    /// A gateway answer that conforms: an authentication failure answered by the gateway, to a
+    /// request that carried missing or failed credentials. To a valid request, or for any other
+    /// failure, a gateway answer is no excuse.
+    pub fn gateway_refused_credentials(&self) -> bool {
+        matches!(self.expect, Expect::Unauthenticated { .. })
+            && self.gateway_answer().is_some_and(|a| a.failure == crate::contract::Failure::Authentication)
+    }
+
     /// The response of a batch call (the operation's own rules apply only to it).
     pub fn batch_response(&self) -> Option<&'a Response> {
         match self.subject {
