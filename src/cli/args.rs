@@ -190,6 +190,36 @@ pub struct ServeArgs {
     /// Make another conformant choice where the contract is silent (repeatable): see `batchconf list`.
     #[arg(long = "variant", value_name = "NAME", value_parser = variant)]
     pub variants: Vec<Variant>,
+    /// Behave as a real endpoint on this platform does: its realistic set of variants (with
+    /// `--variant`s added): the API gateway's answers, the AK/SK lockout, the service's codes.
+    #[arg(long, value_enum, value_name = "PLATFORM")]
+    pub platform: Option<Platform>,
+    /// Tokens expire after letting in this many requests (rehearses credentials lost mid-run).
+    #[arg(long, value_name = "N")]
+    pub token_ttl_requests: Option<u64>,
+}
+
+/// A platform `serve --platform` can stand for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Platform {
+    /// Huawei Cloud: `batchconf list` names its variants.
+    Huaweicloud,
+}
+
+impl ServeArgs {
+    /// The variants asked for: the platform's, then each `--variant` not among them.
+    pub fn platform_variants(&self) -> Vec<Variant> {
+        let mut all = match self.platform {
+            Some(Platform::Huaweicloud) => batchconf::server::PLATFORM_HUAWEICLOUD.to_vec(),
+            None => vec![],
+        };
+        for v in &self.variants {
+            if !all.contains(v) {
+                all.push(*v);
+            }
+        }
+        all
+    }
 }
 
 #[derive(Debug, Clone, Args)]

@@ -16,12 +16,13 @@ pub fn main() -> i32 {
     let result = match Cli::parse().command {
         Command::Run(args) => run::run(*args),
         Command::Serve(args) => batchconf::server::serve(ServeSettings {
+            variants: args.platform_variants(),
             port: args.port,
             tokens: args.tokens,
             aksk: args.ak.zip(args.sk),
             fixtures: args.fixtures,
             fault: args.fault,
-            variants: args.variants,
+            token_ttl_requests: args.token_ttl_requests,
         }),
         Command::Validate(args) => batchconf::validate::validate(&args.files, args.schemas.as_deref()),
         Command::Replay(args) => replay(&ReplayOptions {

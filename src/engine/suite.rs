@@ -97,6 +97,7 @@ impl Suite {
                     request_id_seed: Some(s.seed),
                     port: 0,
                     log: false,
+                    token_ttl_requests: None,
                 };
                 let server = RefServer::start(config).await.map_err(setup)?;
                 let target = Target::parse(&server.uri(), &s.project_id).map_err(setup)?;

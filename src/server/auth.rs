@@ -30,9 +30,22 @@ pub(crate) enum Refusal {
     WrongToken,
     #[error("AK/SK: {0}")]
     Signature(VerifyError),
+    #[error("the token has expired (`--token-ttl-requests`)")]
+    TokenExpired,
+    #[error("the access key is locked (more than five failed authentications in a row)")]
+    Locked,
 }
 
 impl Credentials {
+    /// The configured access key a request's `Authorization` names, if it names one: the key
+    /// whose failed authentications the lockout counts (a made-up key has nothing to lock).
+    pub(crate) fn known_access_key(&self, req: &Incoming) -> Option<&str> {
+        let auth = req.header("authorization")?;
+        let start = auth.find("Access=")? + "Access=".len();
+        let ak = auth[start..].split(',').next()?.trim();
+        self.aksk.iter().map(|(a, _)| a.as_str()).find(|a| *a == ak)
+    }
+
     pub(crate) fn check(&self, req: &Incoming, now: DateTime<Utc>, behaviour: &Behaviour) -> Result<(), Refusal> {
         let token = req.header("x-auth-token");
         let signed = req.header("authorization").is_some();

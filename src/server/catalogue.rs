@@ -270,7 +270,17 @@ variants! {
         "a batch naming another project answers 200 with every id FAILED (no such asset there); lookups there 404";
     Lookup400Absent = "lookup-400-absent",
         "a lookup of an absent asset answers 400 (MSS.00000003) instead of 404";
+    GatewayAuth = "gateway-auth",
+        "authentication failures are answered by the API gateway: 401 `APIGW.0301` \"Incorrect IAM authentication information: <why>\", body with `request_id`";
+    Lockout = "lockout",
+        "an access key whose AK/SK authentication fails more than 5 times in a row is locked for 5 minutes: 401 `APIGW.0301` \"AK access failed to reach the limit,forbidden.\"";
+    ServiceErrorCodes = "service-error-codes",
+        "the service's own codes: MSS.10000002 (not JSON), MSS.10000003 (invalid parameters), MSS.10001001 (asset not found), MSS.00010008 (credentials), MSS.00010009 (another project)";
 }
+
+/// `serve --platform huaweicloud`: the realistic set, a real endpoint behind Huawei Cloud's API
+/// gateway. One list, so each variant of the platform is one line here.
+pub const PLATFORM_HUAWEICLOUD: &[Variant] = &[Variant::GatewayAuth, Variant::Lockout, Variant::ServiceErrorCodes];
 
 impl Fault {
     /// The fault's name, as `--fault` takes it.

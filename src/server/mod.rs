@@ -27,6 +27,7 @@ use crate::error::SetupError;
 
 mod auth;
 mod catalogue;
+mod gateway;
 mod incoming;
 mod memory;
 mod request;
@@ -36,7 +37,8 @@ mod rotate;
 mod serve;
 mod store;
 
-pub use catalogue::{Fault, FaultInfo, Needs, Variant, VariantInfo, FAULTS, VARIANTS};
+pub use catalogue::{Fault, FaultInfo, Needs, Variant, VariantInfo, FAULTS, PLATFORM_HUAWEICLOUD, VARIANTS};
+pub use gateway::AuthStats;
 pub use memory::InMemory;
 pub use serve::{serve, ServeSettings, DEFAULT_TOKEN};
 
@@ -61,12 +63,14 @@ pub struct ServerConfig {
     pub port: u16,
     /// Log one line per request to stderr.
     pub log: bool,
+    /// A token is refused as expired after it let in this many requests (the platform's tokens
+    /// expire after 24 hours; this makes "credentials lost mid-run" rehearsable).
+    pub token_ttl_requests: Option<u64>,
 }
 
 /// A running reference server. Dropping it stops it too; [`RefServer::stop`] says so.
 pub struct RefServer {
     mock: Arc<MockServer>,
-    #[cfg_attr(not(test), allow(dead_code))]
     shared: Arc<respond::Shared>,
 }
 
@@ -98,6 +102,11 @@ impl RefServer {
 
     pub fn address(&self) -> SocketAddr {
         *self.mock.address()
+    }
+
+    /// What the server saw of AK/SK authentication: lockouts, the longest run of failures.
+    pub fn auth_stats(&self) -> AuthStats {
+        self.shared.gateway.stats()
     }
 
     /// Stops accepting connections; requests in flight are dropped.

@@ -25,6 +25,9 @@ pub(crate) struct Batch {
     pub ids: Vec<String>,
 }
 
+/// How the refusal of a body that is not JSON begins (the service's own codes tell it apart).
+pub(crate) const NOT_JSON: &str = "body is not JSON";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Refused {
     /// 400 with this message.
@@ -56,7 +59,7 @@ pub(crate) fn read_batch(req: &Incoming, behaviour: &Behaviour) -> Result<Batch,
     let body: Value = match serde_json::from_slice(&req.body) {
         Ok(v) => v,
         Err(_) if behaviour.broken(Fault::MalformedJson500) => return Err(Refused::Internal),
-        Err(e) => return invalid(format!("body is not JSON: {e}")),
+        Err(e) => return invalid(format!("{NOT_JSON}: {e}")),
     };
     let Value::Object(fields) = body else {
         if behaviour.broken(Fault::AcceptNonObjectBody) {

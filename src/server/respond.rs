@@ -10,8 +10,9 @@ use wiremock::{Respond, ResponseTemplate};
 
 use super::auth::{Credentials, Refusal};
 use super::catalogue::{Behaviour, Fault, Variant};
+use super::gateway::{self, Gateway};
 use super::incoming::Incoming;
-use super::request::{read_batch, Refused};
+use super::request::{read_batch, Refused, NOT_JSON};
 use super::results;
 use super::store::{Action, State, Store, LOST_UPDATE_WINDOW};
 use crate::contract::path_params;
@@ -42,6 +43,8 @@ pub(crate) struct Shared {
     /// Requests received so far; `late-server-errors` and the rotation go by it.
     pub received: AtomicU64,
     pub rotation: super::rotate::Rotation,
+    /// The API gateway's memory: lockouts, the token's uses.
+    pub gateway: Gateway,
 }
 
 /// The catch-all responder mounted on the wiremock server (and, through [`super::InMemory`],
@@ -81,6 +84,7 @@ impl Router {
             request_ids: RequestIds::new(config.request_id_seed),
             received: 0.into(),
             rotation: super::rotate::Rotation::new(every),
+            gateway: Gateway::new(config.token_ttl_requests),
         })))
     }
 
@@ -118,11 +122,13 @@ struct Reply {
     allow: Option<&'static str>,
     /// Why, for the log line only (auth refusals say nothing more than "Unauthorized").
     note: Option<String>,
+    /// The body carries the answer's `X-Request-Id` as `request_id` (the gateway's bodies do).
+    request_id_in_body: bool,
 }
 
 impl Reply {
     fn new(status: u16, body: Value) -> Reply {
-        Reply { status, body, delay: None, allow: None, note: None }
+        Reply { status, body, delay: None, allow: None, note: None, request_id_in_body: false }
     }
 
     fn error(status: u16, code: &str, msg: impl Into<String>) -> Reply {
@@ -173,12 +179,40 @@ impl Router {
         )
     }
 
-    /// The answer to a request that did not authenticate; `None` lets it in.
+    /// The answer to a request that did not authenticate; `None` lets it in. The gateway (with
+    /// `gateway-auth`, or a locked key) answers 401 `APIGW.0301`; the service 400.
     fn refusal(&self, req: &Incoming) -> Option<Reply> {
         let shared = &self.0;
-        let refusal: Refusal = shared.credentials.check(req, chrono::Utc::now(), &shared.behaviour).err()?;
-        let status = if shared.behaviour.broken(Fault::Auth401) { 401 } else { 400 };
-        let mut reply = Reply::error(status, "MSS.00000001", "Unauthorized");
+        let behaviour = &shared.behaviour;
+        let lockout = behaviour.chose(Variant::Lockout);
+        let ak = shared.credentials.known_access_key(req).filter(|_| lockout);
+        let refusal = match ak {
+            Some(ak) if shared.gateway.locked(ak) => Refusal::Locked,
+            _ => {
+                let refused = shared.credentials.check(req, chrono::Utc::now(), behaviour).err();
+                if let Some(ak) = ak {
+                    shared.gateway.authenticated(ak, matches!(refused, Some(Refusal::Signature(_))));
+                }
+                let expired = || req.header("x-auth-token").is_some() && shared.gateway.token_expired();
+                match refused {
+                    Some(r) => r,
+                    None if expired() => Refusal::TokenExpired,
+                    None => return None,
+                }
+            }
+        };
+        let mut reply = if behaviour.chose(Variant::GatewayAuth) || refusal == Refusal::Locked {
+            let msg = format!("Incorrect IAM authentication information: {}", gateway::why(&refusal));
+            let mut reply = Reply::error(401, gateway::AUTH_CODE, msg);
+            reply.request_id_in_body = true;
+            reply
+        } else {
+            let status = if behaviour.broken(Fault::Auth401) { 401 } else { 400 };
+            match behaviour.chose(Variant::ServiceErrorCodes) {
+                true => Reply::error(status, "MSS.00010008", "Invalid token in the header."),
+                false => Reply::error(status, "MSS.00000001", "Unauthorized"),
+            }
+        };
         reply.note = Some(refusal.to_string());
         Some(reply)
     }
@@ -191,6 +225,16 @@ impl Router {
         }
         let batch = match read_batch(req, behaviour) {
             Ok(batch) => batch,
+            Err(Refused::Invalid(msg)) if behaviour.chose(Variant::ServiceErrorCodes) => {
+                let (code, text) = if msg.starts_with(NOT_JSON) {
+                    ("MSS.10000002", "Request JSON exception")
+                } else {
+                    ("MSS.10000003", "Parameter validation abnormal")
+                };
+                let mut reply = Reply::error(400, code, text);
+                reply.note = Some(msg);
+                return reply;
+            }
             Err(Refused::Invalid(msg)) => return Reply::error(400, "MSS.00000002", msg),
             Err(Refused::Internal) => return internal_error("body is not JSON"),
         };
@@ -200,7 +244,7 @@ impl Router {
         if foreign && !behaviour.broken(Fault::StoreIgnoresProject) {
             if !behaviour.chose(Variant::PerProjectNamespaces) {
                 // The credentials are this project's: another one is out of their reach.
-                let mut reply = Reply::error(400, "MSS.00000001", "Unauthorized");
+                let mut reply = self.other_project();
                 reply.note = Some("the batch names another project".into());
                 return reply;
             }
@@ -232,15 +276,26 @@ impl Router {
             return reply;
         }
         if foreign && !behaviour.broken(Fault::StoreIgnoresProject) && !behaviour.chose(Variant::PerProjectNamespaces) {
-            return Reply::error(400, "MSS.00000001", "Unauthorized");
+            return self.other_project();
         }
         let found = if foreign && behaviour.chose(Variant::PerProjectNamespaces) { None } else { self.0.store.get(id) };
         match found {
             Some(asset) => {
                 Reply::new(200, json!({ "asset_id": id, "asset_state": asset.state.name(), "shared": asset.shared }))
             }
-            None if behaviour.chose(Variant::Lookup400Absent) => Reply::error(400, "MSS.00000003", "Asset not found"),
-            None => Reply::error(404, "MSS.00000003", "Asset not found"),
+            None => {
+                let status = if behaviour.chose(Variant::Lookup400Absent) { 400 } else { 404 };
+                let code = if behaviour.chose(Variant::ServiceErrorCodes) { "MSS.10001001" } else { "MSS.00000003" };
+                Reply::error(status, code, "Asset not found")
+            }
+        }
+    }
+
+    /// The refusal of a request naming a project the credentials do not reach.
+    fn other_project(&self) -> Reply {
+        match self.0.behaviour.chose(Variant::ServiceErrorCodes) {
+            true => Reply::error(400, "MSS.00010009", "urlTenantId is not equal tokenTenantId"),
+            false => Reply::error(400, "MSS.00000001", "Unauthorized"),
         }
     }
 
@@ -259,7 +314,7 @@ impl Router {
             }
         }
         let extra = behaviour.chose(Variant::ExtraFields);
-        if extra {
+        if extra || reply.request_id_in_body {
             if let Some(body) = reply.body.as_object_mut() {
                 body.insert("request_id".into(), Value::String(request_id.clone()));
             }

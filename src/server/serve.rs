@@ -20,6 +20,8 @@ pub struct ServeSettings {
     pub fixtures: Vec<String>,
     pub fault: Option<Fault>,
     pub variants: Vec<Variant>,
+    /// Tokens expire after letting in this many requests (rehearses credentials lost mid-run).
+    pub token_ttl_requests: Option<u64>,
 }
 
 /// Runs the server until Ctrl-C or SIGTERM.
@@ -38,6 +40,7 @@ async fn run(settings: ServeSettings) -> Result<Verdict, Error> {
         request_id_seed: None,
         port: settings.port,
         log: true,
+        token_ttl_requests: settings.token_ttl_requests,
     };
     let default_token = config.tokens.is_empty() && config.aksk.is_empty();
     if default_token {
@@ -54,8 +57,11 @@ async fn run(settings: ServeSettings) -> Result<Verdict, Error> {
     eprintln!("{summary}");
     eprintln!("Ctrl-C stops the server.");
     stop.wait().await;
+    // What the lockout rule saw, on one line a test (or a user) can read: a harness that never
+    // locks a key leaves `access keys locked: 0`.
+    let stats = server.auth_stats();
     server.stop().await;
-    eprintln!("batchconf serve: stopped");
+    eprintln!("batchconf serve: stopped; {stats}");
     Ok(Verdict::Conforms)
 }
 
@@ -74,6 +80,9 @@ fn describe(config: &ServerConfig, default_token: bool) -> String {
     }
     if let Some(fault) = &config.fault {
         lines.push(format!("planted fault: {fault} (this server breaks the contract on purpose)"));
+    }
+    if let Some(n) = config.token_ttl_requests {
+        lines.push(format!("tokens expire after letting in {n} request(s)"));
     }
     if !config.variants.is_empty() {
         let names: Vec<&str> = config.variants.iter().map(|v| v.name()).collect();

@@ -26,6 +26,7 @@ pub fn config(fault: Option<&str>, variants: &[&str]) -> ServerConfig {
         request_id_seed: None,
         port: 0,
         log: false,
+        token_ttl_requests: None,
     }
 }
 
