@@ -254,6 +254,12 @@ impl CompiledGateway {
         self.answers.iter().find(|(a, re)| a.status == status && re.is_match(code)).map(|(a, _)| a)
     }
 
+    /// Is `status` one the gateway may answer with? (Cheap: asked of every answer before its body
+    /// is read.)
+    pub fn may_answer(&self, status: u16) -> bool {
+        self.answers.iter().any(|(a, _)| a.status == status)
+    }
+
     /// Does a body carry the gateway's lockout message (the run's access key is locked)?
     pub fn says_locked(&self, body: Option<&Value>) -> bool {
         let (Some(lockout), Some(msg)) = (&self.lockout, body.and_then(|b| b.get("error_msg")).and_then(Value::as_str))

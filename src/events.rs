@@ -85,6 +85,9 @@ pub struct RunEnd {
     /// Why the run had its verdict before its end (every answer broken the same way), if it did:
     /// the trials not started are listed as not run.
     pub ended_early: Option<String>,
+    /// Notes on the contract the target's answers bore out (where the page and the platform
+    /// differ, `platform.gateway`'s notes in the manifest): said once each, not divergences.
+    pub contract_notes: Vec<String>,
     pub elapsed: Duration,
     /// How to show the run's divergences (its secrets, its bundled server).
     pub context: crate::report::render::Context,

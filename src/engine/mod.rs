@@ -8,6 +8,7 @@
 mod budget;
 mod fixtures;
 mod generated;
+mod keyguard;
 mod model;
 pub mod plan;
 pub mod replay;
@@ -30,6 +31,7 @@ use crate::send::{Credentials, Exchanger, Target};
 
 pub use budget::{Budget, Limits};
 pub use fixtures::Fixtures;
+pub use keyguard::{KeyGuard, FAILURES_BETWEEN_VALID};
 pub use plan::{Access, Hints, Part, RunOptions, Settings, TargetSpec, Unit};
 pub use suite::Suite;
 pub use trial::made_up_id;
@@ -75,6 +77,8 @@ pub struct Engine {
     pub events: Arc<dyn Sink>,
     /// How long the run may go on (a soak run keeps generating until it is spent).
     pub budget: Budget,
+    /// The one way requests meant to fail authentication with the run's access key are sent.
+    pub keyguard: KeyGuard,
 }
 
 impl Engine {
@@ -89,6 +93,7 @@ impl Engine {
         fixtures: Fixtures,
     ) -> Engine {
         let refused_with = contract.operation().auth.rejected_with;
+        let contract_for_tally = Arc::clone(&contract);
         let prefix = target.base.path().to_string();
         Engine {
             contract,
@@ -101,16 +106,18 @@ impl Engine {
             concurrency: 8,
             shrink_budget: Duration::from_secs(30),
             fixtures,
-            tally: Tally::new(Duration::from_secs(10), 8, refused_with),
+            tally: Tally::new(Duration::from_secs(10), 8, refused_with).with_contract(contract_for_tally),
             events: Arc::new(Discard),
             budget: Budget::default(),
+            keyguard: KeyGuard::default(),
         }
     }
 
     /// The same engine with a request timeout and concurrency the tally should know of.
     pub fn with_transport(mut self, timeout: Duration, concurrency: usize) -> Engine {
         self.concurrency = concurrency.max(1);
-        self.tally = Tally::new(timeout, concurrency, self.contract.operation().auth.rejected_with);
+        self.tally = Tally::new(timeout, concurrency, self.contract.operation().auth.rejected_with)
+            .with_contract(Arc::clone(&self.contract));
         self
     }
 }

@@ -211,6 +211,7 @@ impl Suite {
             judged,
             stopped: engine.and_then(|e| e.tally.stopped().map(str::to_string)),
             ended_early: engine.and_then(|e| e.tally.verdict_early().map(str::to_string)),
+            contract_notes: engine.map(|e| e.tally.notes()).unwrap_or_default(),
             interrupted: engine.and_then(|e| match e.budget.ended() {
                 Some(Ending::Interrupted(signal)) => Some(signal.to_string()),
                 _ => None,

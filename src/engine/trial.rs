@@ -295,13 +295,32 @@ impl Engine {
 
     /// Sends a request, authenticated as `mode` says (afresh on every retry). Nothing is sent once
     /// the run has stopped (the target cannot be tested); a run that is only winding down still
-    /// sends what the work under way needs.
+    /// sends what the work under way needs. A request meant to fail authentication with the run's
+    /// own access key waits for the [`super::KeyGuard`]'s turn, so the key is never locked.
     pub(super) async fn send(&self, base: Request, mode: AuthMode) -> Result<Exchange, Stopped> {
+        if !super::KeyGuard::fails_with_run_key(mode, self.creds.aksk.is_some()) {
+            return self.send_now(base, mode).await.map(|(x, _)| x);
+        }
+        let mut failures = self.keyguard.turn().await;
+        if *failures >= super::FAILURES_BETWEEN_VALID {
+            self.reset_key_failures().await?;
+            *failures = 0;
+        }
+        self.tally.spent_run_key();
+        let (x, attempts) = self.send_now(base, mode).await?;
+        *failures += attempts;
+        Ok(x)
+    }
+
+    /// [`Engine::send`] without the guard: the exchange, and how many attempts it took.
+    async fn send_now(&self, base: Request, mode: AuthMode) -> Result<(Exchange, u32), Stopped> {
         if self.tally.stopped().is_some() {
             return Err(Stopped);
         }
         let creds = &self.creds;
-        let prepare = move || {
+        let attempts = std::sync::atomic::AtomicU32::new(0);
+        let prepare = || {
+            attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let mut r = base.clone();
             send::authenticate(&mut r, mode, creds, Utc::now());
             r
@@ -316,7 +335,24 @@ impl Engine {
         if self.tally.stopped().is_some() {
             return Err(Stopped);
         }
-        Ok(x)
+        Ok((x, attempts.into_inner()))
+    }
+
+    /// A valid signed request, so the platform's count of the run's key's failed
+    /// authentications starts again from nothing: a lookup of a made-up id (read-only), or, if
+    /// the contract has no lookup, an ordinary batch on made-up ids. Its answer is counted like
+    /// any (a refusal of it is a sign of a lock: the tally stops the run).
+    async fn reset_key_failures(&self) -> Result<(), Stopped> {
+        let n = self.keyguard.next_reset();
+        let label = format!("batchconf-key-reset#{n}");
+        let request = self.lookup_request(&made_up_id(self.seed, "batchconf-key-reset", n), &label);
+        let Some(request) = request.or_else(|| self.canary()) else { return Ok(()) };
+        let (x, _) = self.send_now(request, AuthMode::Valid).await?;
+        self.tally.observe(&x, AuthMode::Valid);
+        match self.tally.stopped() {
+            Some(_) => Err(Stopped),
+            None => Ok(()),
+        }
     }
 
     /// Has a soak run spent its budget?
@@ -357,6 +393,12 @@ impl Engine {
 
     /// Looks one asset up (to observe what a sequence did).
     pub(super) async fn lookup(&self, id: &str, label: &str) -> Option<Result<Exchange, Stopped>> {
+        let base = self.lookup_request(id, label)?;
+        Some(self.send(base, AuthMode::Valid).await)
+    }
+
+    /// The unsigned lookup of one asset, if the contract has a lookup.
+    fn lookup_request(&self, id: &str, label: &str) -> Option<Request> {
         let lookup = self.contract.lookup.as_ref()?;
         let url = self.target.url(&lookup.path, &[("asset_id", id)]);
         let mut headers = Headers::default();
@@ -364,8 +406,7 @@ impl Engine {
         if let Some(user) = &self.creds.app_user_id {
             headers.insert(crate::protocol::APP_USER_HEADER, user.clone());
         }
-        let base = Request { method: lookup.method.clone(), url, headers, body: vec![] };
-        Some(self.send(base, AuthMode::Valid).await)
+        Some(Request { method: lookup.method.clone(), url, headers, body: vec![] })
     }
 
     /// When every request made with the run's credentials so far was refused, sends one of them

@@ -88,6 +88,14 @@ pub struct Tally {
     stopped: OnceLock<String>,
     /// Tells requests in flight that the run stopped, so they are dropped, not waited for.
     stop_signal: tokio::sync::watch::Sender<bool>,
+    /// The contract, for the platform's gateway: a gateway refusal of the run's own credentials
+    /// stops the run at once.
+    contract: Option<std::sync::Arc<crate::contract::Contract>>,
+    /// Were requests meant to fail authentication with the run's access key sent?
+    spent_run_key: std::sync::atomic::AtomicBool,
+    /// The platform's notes on the contract the target's answers bore out (`platform.gateway`'s
+    /// `note`s), each once, in the order first seen.
+    notes: Mutex<Vec<String>>,
 }
 
 impl Tally {
@@ -113,7 +121,76 @@ impl Tally {
             probe: Mutex::new(Probe::NotYet),
             stopped: OnceLock::new(),
             stop_signal: tokio::sync::watch::Sender::new(false),
+            contract: None,
+            spent_run_key: Default::default(),
+            notes: Mutex::default(),
         }
+    }
+
+    /// The same tally, told the contract: its platform's gateway answers are recognised.
+    pub fn with_contract(mut self, contract: std::sync::Arc<crate::contract::Contract>) -> Tally {
+        self.contract = Some(contract);
+        self
+    }
+
+    /// Requests meant to fail authentication with the run's own access key are being sent.
+    pub fn spent_run_key(&self) {
+        self.spent_run_key.store(true, Relaxed);
+    }
+
+    /// The contract notes the run's answers bore out, each once.
+    pub fn notes(&self) -> Vec<String> {
+        self.notes.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// A note on the contract, kept once.
+    fn note(&self, note: &str) {
+        let mut notes = self.notes.lock().unwrap_or_else(|e| e.into_inner());
+        if !notes.iter().any(|n| n == note) {
+            notes.push(note.to_string());
+        }
+    }
+
+    /// Why the run's credentials can no longer be used, if this answer shows it: the gateway's
+    /// lockout message (to any request), or the gateway refusing the run's own valid credentials
+    /// (never accepted: refused; accepted before: locked, if requests meant to fail with the key
+    /// were sent, else lost mid-run). A gateway answer with a note is noted on the way.
+    fn credentials_gone(&self, r: &crate::exchange::Response, auth: AuthMode) -> Option<String> {
+        let gateway = self.contract.as_ref()?.gateway.as_ref().filter(|g| g.may_answer(r.status))?;
+        let body = r.json();
+        let lockout = gateway.lockout.as_ref();
+        let locked = |how: String| {
+            match lockout {
+            Some(l) => format!(
+                "{how}: the run's access key may be locked; the platform locks a key for {} minutes once it fails authentication more than {} times in a row, and refuses every request signed with it meanwhile (this run never sent more than {} failing ones in a row): wait {} minutes before using the key, and tell its owner",
+                l.locked_seconds / 60,
+                l.consecutive_failures,
+                super::FAILURES_BETWEEN_VALID,
+                l.locked_seconds / 60
+            ),
+            None => format!("{how}: the run's access key may be locked; wait before using it again"),
+        }
+        };
+        let answer = gateway.answer(r.status, body.as_ref());
+        let code = body.as_ref().and_then(|b| b.get("error_code")).and_then(|c| c.as_str()).unwrap_or_default();
+        if gateway.says_locked(body.as_ref()) {
+            return Some(locked(format!("it answered {} {code} with the platform's lockout message", r.status)));
+        }
+        let answer = answer?;
+        if let Some(note) = &answer.note {
+            self.note(note);
+        }
+        if auth != AuthMode::Valid || answer.failure != crate::contract::Failure::Authentication {
+            return None;
+        }
+        let how = format!("its API gateway refused the run's own credentials ({} {code})", r.status);
+        Some(if !self.accepted_any() {
+            format!("{how} from the first request: check the token or the AK/SK pair, and that they belong to the account of the project id")
+        } else if self.spent_run_key.load(Relaxed) {
+            locked(format!("{how} after accepting them and after requests meant to fail authentication"))
+        } else {
+            format!("{how} after it had answered {} request(s) made with them: the credentials were lost mid-run (an IAM token expires 24 hours after it is issued); get fresh ones and run again", self.valid_answers.load(Relaxed))
+        })
     }
 
     /// Why the run stopped, once it has.
@@ -211,6 +288,10 @@ impl Tally {
             Outcome::Transport { .. } => self.answered(),
             Outcome::Response(r) => {
                 self.answered();
+                if let Some(why) = self.credentials_gone(r, auth) {
+                    self.stop(why);
+                    return false;
+                }
                 if r.status == 429 {
                     let throttled = self.throttled.fetch_add(1, Relaxed) + 1;
                     if throttled >= THROTTLED_BEFORE_STOP && throttled * 10 >= completed * 9 {

@@ -102,6 +102,14 @@ impl Html {
             end.elapsed.as_secs_f64()
         ));
 
+        if !end.contract_notes.is_empty() {
+            out.push_str("<h2>Notes on the contract</h2>\n<ul id=\"contract-notes\">\n");
+            for note in &end.contract_notes {
+                out.push_str(&format!("<li>{}</li>\n", e(note)));
+            }
+            out.push_str("</ul>\n");
+        }
+
         out.push_str("<h2>Per check</h2>\n<table id=\"checks\"><tr><th>check</th><th>result</th></tr>\n");
         let per_check = self.trials.per_check();
         for check in crate::checks::CHECKS {

@@ -46,6 +46,10 @@ pub struct JsonReport {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_run: Vec<String>,
     pub skipped: Vec<Skipped>,
+    /// Notes on the contract the target's answers bore out (where the page and the platform
+    /// differ): not divergences.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contract_notes: Vec<String>,
     pub divergences: Vec<Entry>,
     /// What the run exercised (see [`super::coverage`]); absent in reports written without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -130,6 +134,7 @@ impl Json {
             stopped: end.stopped.clone(),
             interrupted: end.interrupted.clone(),
             ended_early: end.ended_early.clone(),
+            contract_notes: end.contract_notes.clone(),
             not_run: self
                 .trials
                 .rows()
@@ -253,6 +258,7 @@ mod tests {
             ended_early: None,
             not_run: vec![],
             skipped: vec![],
+            contract_notes: vec![],
             divergences: vec![],
             coverage: None,
         }

@@ -63,6 +63,9 @@ impl Summary {
                 end.sent as f64 / end.elapsed.as_secs_f64()
             ));
         }
+        for note in &end.contract_notes {
+            out.push_str(&format!("note on the contract: {note}\n"));
+        }
         if let Some(why) = &end.stopped {
             out.push_str(&format!("STOPPED: the target cannot be tested: {why}\n"));
         }

@@ -1,0 +1,61 @@
+//! Never lock the user's access key. The platform locks an AK/SK pair for five minutes once it
+//! fails authentication more than five times in a row, and with it the user's production traffic
+//! on that key. The requests a run means to fail authentication with the run's own access key (a
+//! tampered signature, a stale date, …) therefore go through this one guard, one at a time, and
+//! after every [`FAILURES_BETWEEN_VALID`] of them a valid signed request resets the platform's
+//! count. Valid requests of other trials only reset it sooner; a made-up access key
+//! ([`AuthMode::ForeignAccessKey`]) has nothing to lock and does not count.
+//!
+//! Two failures between valid requests leave a margin under the brief's three (and the
+//! platform's five): a failing request the transport retries after a 429 is one more attempt.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::generate::AuthMode;
+
+/// Failed authentications with the run's access key sent before a valid request must follow.
+pub const FAILURES_BETWEEN_VALID: u32 = 2;
+
+/// The one governor of requests that fail authentication with the run's access key.
+#[derive(Debug, Default)]
+pub struct KeyGuard {
+    /// Attempts with the run's key meant to fail since the last valid request the guard sent.
+    failures: Mutex<u32>,
+    /// Valid requests sent so far to reset the count (each gets a label of its own).
+    resets: AtomicUsize,
+}
+
+impl KeyGuard {
+    /// Does a request authenticated as `mode` fail authentication with the run's access key?
+    pub fn fails_with_run_key(mode: AuthMode, has_aksk: bool) -> bool {
+        has_aksk && mode.needs_aksk() && mode != AuthMode::ForeignAccessKey
+    }
+
+    /// Waits for the guard's turn: the count of failures since the last valid request, to be
+    /// reset by the holder once it has sent one.
+    pub async fn turn(&self) -> MutexGuard<'_, u32> {
+        self.failures.lock().await
+    }
+
+    /// The number of the next resetting request.
+    pub fn next_reset(&self) -> usize {
+        self.resets.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_runs_own_key_counts() {
+        assert!(KeyGuard::fails_with_run_key(AuthMode::TamperedSignature, true));
+        assert!(KeyGuard::fails_with_run_key(AuthMode::StaleDate, true));
+        assert!(!KeyGuard::fails_with_run_key(AuthMode::ForeignAccessKey, true));
+        assert!(!KeyGuard::fails_with_run_key(AuthMode::Missing, true));
+        assert!(!KeyGuard::fails_with_run_key(AuthMode::WrongToken, true));
+        assert!(!KeyGuard::fails_with_run_key(AuthMode::TamperedSignature, false));
+    }
+}
