@@ -238,6 +238,9 @@ impl Engine {
         if !self.tally.observe(exchange, auth) {
             return vec![];
         }
+        if self.tally.looks_refused(exchange, auth) && self.credentials_gone().await {
+            return vec![];
+        }
         let ctx = match sent {
             Some(body) => Context::sent(&self.contract, exchange, body, expect, &self.run, label),
             None => Context::new(&self.contract, exchange, expect, &self.run, label),
@@ -349,9 +352,29 @@ impl Engine {
         let Some(request) = request.or_else(|| self.canary()) else { return Ok(()) };
         let (x, _) = self.send_now(request, AuthMode::Valid).await?;
         self.tally.observe(&x, AuthMode::Valid);
+        // The reset is itself a request accepted before: refused like one with no credentials,
+        // the key is gone.
+        if self.tally.looks_refused(&x, AuthMode::Valid) {
+            self.tally.confirm_gone(&x);
+        }
         match self.tally.stopped() {
             Some(_) => Err(Stopped),
             None => Ok(()),
+        }
+    }
+
+    /// Are the run's credentials gone? Asked when a request made with them was refused exactly
+    /// as one with none is, after they had been accepted: an ordinary valid request on made-up
+    /// ids (accepted before) is sent; refused the same way, the run stops (`true`).
+    async fn credentials_gone(&self) -> bool {
+        let _turn = self.tally.confirming().await;
+        if self.tally.stopped().is_some() {
+            return true;
+        }
+        let Some(canary) = self.canary() else { return false };
+        match self.send_now(canary, AuthMode::Valid).await {
+            Ok((x, _)) => self.tally.confirm_gone(&x),
+            Err(Stopped) => true,
         }
     }
 

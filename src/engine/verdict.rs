@@ -96,6 +96,10 @@ pub struct Tally {
     /// The platform's notes on the contract the target's answers bore out (`platform.gateway`'s
     /// `note`s), each once, in the order first seen.
     notes: Mutex<Vec<String>>,
+    /// The answer to the first request with no credentials that was refused: what a refusal of
+    /// the run's credentials looks like.
+    anonymous: Mutex<Option<Signature>>,
+    confirm_turn: tokio::sync::Mutex<()>,
 }
 
 impl Tally {
@@ -124,6 +128,8 @@ impl Tally {
             contract: None,
             spent_run_key: Default::default(),
             notes: Mutex::default(),
+            anonymous: Mutex::default(),
+            confirm_turn: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -153,14 +159,42 @@ impl Tally {
 
     /// Why the run's credentials can no longer be used, if this answer shows it: the gateway's
     /// lockout message (to any request), or the gateway refusing the run's own valid credentials
-    /// (never accepted: refused; accepted before: locked, if requests meant to fail with the key
-    /// were sent, else lost mid-run). A gateway answer with a note is noted on the way.
+    /// (see [`Tally::gone`]). A gateway answer with a note is noted on the way.
     fn credentials_gone(&self, r: &crate::exchange::Response, auth: AuthMode) -> Option<String> {
         let gateway = self.contract.as_ref()?.gateway.as_ref().filter(|g| g.may_answer(r.status))?;
         let body = r.json();
-        let lockout = gateway.lockout.as_ref();
-        let locked = |how: String| {
-            match lockout {
+        let code = body.as_ref().and_then(|b| b.get("error_code")).and_then(|c| c.as_str()).unwrap_or_default();
+        if gateway.says_locked(body.as_ref()) {
+            return Some(self.locked(format!("it answered {} {code} with the platform's lockout message", r.status)));
+        }
+        let answer = gateway.answer(r.status, body.as_ref())?;
+        if let Some(note) = &answer.note {
+            self.note(note);
+        }
+        if auth != AuthMode::Valid || answer.failure != crate::contract::Failure::Authentication {
+            return None;
+        }
+        Some(self.gone(format!("its API gateway refused the run's own credentials ({} {code})", r.status)))
+    }
+
+    /// The sentence for credentials the target refuses (`how` it showed it): never accepted,
+    /// refused; accepted before, locked if requests meant to fail with the run's access key were
+    /// sent, else lost mid-run.
+    fn gone(&self, how: String) -> String {
+        if !self.accepted_any() {
+            format!("{how} from the first request: check the token or the AK/SK pair, and that they belong to the account of the project id")
+        } else if self.spent_run_key.load(Relaxed) {
+            self.locked(format!("{how} after accepting them and after requests meant to fail authentication"))
+        } else {
+            format!("{how} after it had answered {} request(s) made with them: the credentials were lost mid-run (an IAM token expires 24 hours after it is issued); get fresh ones and run again", self.valid_answers.load(Relaxed))
+        }
+    }
+
+    /// The sentence for a key that may be locked, with the platform's rule when the contract
+    /// has it.
+    fn locked(&self, how: String) -> String {
+        let lockout = self.contract.as_ref().and_then(|c| c.gateway.as_ref()).and_then(|g| g.lockout.as_ref());
+        match lockout {
             Some(l) => format!(
                 "{how}: the run's access key may be locked; the platform locks a key for {} minutes once it fails authentication more than {} times in a row, and refuses every request signed with it meanwhile (this run never sent more than {} failing ones in a row): wait {} minutes before using the key, and tell its owner",
                 l.locked_seconds / 60,
@@ -170,27 +204,48 @@ impl Tally {
             ),
             None => format!("{how}: the run's access key may be locked; wait before using it again"),
         }
-        };
-        let answer = gateway.answer(r.status, body.as_ref());
-        let code = body.as_ref().and_then(|b| b.get("error_code")).and_then(|c| c.as_str()).unwrap_or_default();
-        if gateway.says_locked(body.as_ref()) {
-            return Some(locked(format!("it answered {} {code} with the platform's lockout message", r.status)));
+    }
+
+    /// An answer to a request made with the run's credentials that looks exactly like the
+    /// answer to none, after they had been accepted: the credentials may be gone (an expired
+    /// token), or the request was refused for another reason the same way (another project's).
+    /// The caller confirms with a request that was accepted before ([`Tally::confirm_gone`]).
+    pub fn looks_refused(&self, x: &Exchange, auth: AuthMode) -> bool {
+        if auth != AuthMode::Valid || !self.accepted_any() {
+            return false;
         }
-        let answer = answer?;
-        if let Some(note) = &answer.note {
-            self.note(note);
+        let Some(r) = x.response() else { return false };
+        if (200..300).contains(&r.status) || r.status == 429 {
+            return false;
         }
-        if auth != AuthMode::Valid || answer.failure != crate::contract::Failure::Authentication {
-            return None;
+        let anonymous = self.anonymous.lock().unwrap_or_else(|e| e.into_inner());
+        match (anonymous.as_ref(), Signature::of(x)) {
+            (Some(anonymous), Some(this)) => this.same_refusal(anonymous),
+            _ => false,
         }
-        let how = format!("its API gateway refused the run's own credentials ({} {code})", r.status);
-        Some(if !self.accepted_any() {
-            format!("{how} from the first request: check the token or the AK/SK pair, and that they belong to the account of the project id")
-        } else if self.spent_run_key.load(Relaxed) {
-            locked(format!("{how} after accepting them and after requests meant to fail authentication"))
-        } else {
-            format!("{how} after it had answered {} request(s) made with them: the credentials were lost mid-run (an IAM token expires 24 hours after it is issued); get fresh ones and run again", self.valid_answers.load(Relaxed))
-        })
+    }
+
+    /// The confirmation: `canary`, an ordinary valid request, got this. Refused like a request
+    /// with no credentials, the run's credentials are gone, and the run stops; `true` then.
+    pub fn confirm_gone(&self, canary: &Exchange) -> bool {
+        let anonymous = self.anonymous.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        match (anonymous, Signature::of(canary)) {
+            (Some(anonymous), Some(this)) if this.same_refusal(&anonymous) => {
+                let code = this.error_code.as_deref().map(|c| format!(" {c}")).unwrap_or_default();
+                let how = format!(
+                    "it refused the run's own credentials exactly as it refuses requests with none ({}{code})",
+                    this.status
+                );
+                self.stop(self.gone(how));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// One confirmation at a time: the first settles it for those waiting.
+    pub async fn confirming(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.confirm_turn.lock().await
     }
 
     /// Why the run stopped, once it has.
@@ -300,6 +355,12 @@ impl Tally {
                         ));
                     }
                     return false;
+                }
+                if auth == AuthMode::Missing && !(200..300).contains(&r.status) {
+                    let mut anonymous = self.anonymous.lock().unwrap_or_else(|e| e.into_inner());
+                    if anonymous.is_none() {
+                        *anonymous = Signature::of(x);
+                    }
                 }
                 if auth == AuthMode::Valid {
                     self.valid_answers.fetch_add(1, Relaxed);
