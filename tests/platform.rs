@@ -242,3 +242,27 @@ fn sent(out: &str) -> u64 {
     let line = out.lines().find(|l| l.starts_with("requests sent: ")).unwrap_or_else(|| panic!("{out}"));
     line["requests sent: ".len()..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
 }
+
+/// `replay` re-sends a report's failing requests one after the other: seven bad-signature
+/// divergences in a row would lock the key, so it interleaves a valid request too.
+#[test]
+fn replay_never_locks_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let server = Served::start(&["--fault", "auth-401", "--variant", "lockout"]);
+    let o = server.run(WITH_AKSK, &["--report-json", json.to_str().unwrap(), "auth::"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let stats = server.stop();
+    assert_eq!(stats.lockouts, 0);
+    let server = Served::start(&["--fault", "auth-401", "--variant", "lockout"]);
+    let o = batchconf()
+        .args(["replay", json.to_str().unwrap(), "--target", &server.url, "--project-id", PROJECT])
+        .args(WITH_AKSK)
+        .output()
+        .unwrap();
+    let stats = server.stop();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("11 replayed: 11 still diverge"), "{}", text(&o));
+    assert_eq!(stats.lockouts, 0, "{}", text(&o));
+    assert!(stats.max_failures_in_a_row <= MOST_IN_A_ROW, "{stats:?}");
+}
