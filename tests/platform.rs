@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::process::{Child, Output, Stdio};
 
 use common::{batchconf, text};
@@ -35,17 +35,8 @@ struct Stats {
 
 impl Served {
     fn start(extra: &[&str]) -> Served {
-        let mut child = batchconf()
-            .args(["serve", "--port", "0", "--ak", AK, "--sk", SK, "--token", TOKEN, "--fixtures", FIXTURES])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
-        let url = first.trim().rsplit(' ').next().unwrap().to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "{first}");
+        let args = [&["--ak", AK, "--sk", SK, "--token", TOKEN, "--fixtures", FIXTURES][..], extra].concat();
+        let (mut child, url) = common::serve(&args, Stdio::piped());
         let mut err = child.stderr.take().unwrap();
         let stderr = std::thread::spawn(move || {
             let mut all = String::new();

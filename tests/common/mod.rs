@@ -32,19 +32,22 @@ pub struct Serve {
 
 impl Serve {
     pub fn start(token: &str, extra: &[&str]) -> Serve {
-        let mut child = batchconf()
-            .args(["serve", "--port", "0", "--token", token, "--fixtures", "f1,f2"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
-        let url = first.trim().rsplit(' ').next().unwrap().to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "{first}");
+        let args = [&["--token", token, "--fixtures", "f1,f2"][..], extra].concat();
+        let (child, url) = serve(&args, Stdio::null());
         Serve { child, url }
     }
+}
+
+/// `batchconf serve --port 0 ARGS` with stderr going to `stderr`, once it listens: the process
+/// and its URL (the first line on stdout).
+pub fn serve(args: &[&str], stderr: Stdio) -> (Child, String) {
+    let mut child =
+        batchconf().args(["serve", "--port", "0"]).args(args).stdout(Stdio::piped()).stderr(stderr).spawn().unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let url = first.trim().rsplit(' ').next().unwrap().to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{first}");
+    (child, url)
 }
 
 impl Drop for Serve {
