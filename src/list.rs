@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::checks::CHECKS;
 use crate::error::{Error, Verdict};
-use crate::server::{FAULTS, VARIANTS};
+use crate::server::{FAULTS, PLATFORM_HUAWEICLOUD, VARIANTS};
 
 /// Prints what the harness knows; the cases come from `cases` (the shipped ones by default).
 pub fn list(cases: Option<&Path>, schemas: Option<&Path>) -> Result<Verdict, Error> {
@@ -18,6 +18,9 @@ pub fn list(cases: Option<&Path>, schemas: Option<&Path>) -> Result<Verdict, Err
     table(FAULTS.iter().map(|f| (f.name.to_string(), format!("{}; caught by {}", f.breaks, f.caught()))));
     println!("\nvariants (`serve --variant NAME`, `run --variant NAME`): other conformant choices where the contract is silent");
     table(VARIANTS.iter().map(|v| (v.name.to_string(), v.description.to_string())));
+    let platform: Vec<&str> = PLATFORM_HUAWEICLOUD.iter().map(|v| v.name()).collect();
+    println!("\nplatforms (`serve --platform NAME`): a real endpoint's realistic set of variants");
+    table(std::iter::once(("huaweicloud".to_string(), platform.join(", "))));
     let contract = match schemas {
         Some(d) => crate::contract::Contract::load(d)?,
         None => crate::contract::Contract::bundled()?,

@@ -138,6 +138,8 @@ fn main() {
     for v in Variant::ALL.iter().copied() {
         trials.push(Trial::test(format!("variant::{v}"), move || clean(vec![v])));
     }
+    // A real endpoint's realistic set at once (`serve --platform huaweicloud`).
+    trials.push(Trial::test("platform::huaweicloud", || clean(batchconf::server::PLATFORM_HUAWEICLOUD.to_vec())));
     // A late fault meets trials the timing picks: it must trip its check, and may trip others.
     for f in Fault::ALL.iter().copied().filter(|f| f.info().late) {
         trials.push(Trial::test(format!("fault::{f}"), move || {
