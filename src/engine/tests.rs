@@ -170,3 +170,36 @@ fn another_projects_batch_that_acts_here_is_caught() {
     assert_eq!(found[0].violations[0].check, "project_isolation", "{:?}", found[0].violations);
     assert!(found[0].exchange.request.url.contains("/v1/bcf-"), "{}", found[0].exchange.request.url);
 }
+
+/// Every auth trial at once, each example of each in flight together, against the lockout rule:
+/// the guard keeps the run's key under three failures in a row, and nothing is locked.
+#[test]
+fn concurrent_auth_trials_never_lock_the_key() {
+    let settings = Settings::bundled().unwrap();
+    let (pool, per_sequence) = settings.fixture_plan();
+    let fixtures = Fixtures::new(pool, per_sequence);
+    let aksk = ("BCFAKTEST0000000001".to_string(), "bcf-sk-test".to_string());
+    let server = Arc::new(
+        InMemory::new(ServerConfig {
+            aksk: vec![aksk.clone()],
+            fixtures: fixtures.all(),
+            variants: vec![crate::server::Variant::Lockout],
+            ..ServerConfig::default()
+        })
+        .unwrap(),
+    );
+    let target = Target::parse("http://127.0.0.1:9", "p").unwrap();
+    let creds = Credentials { aksk: Some(aksk), ..Credentials::default() };
+    let sender: Arc<dyn crate::send::Exchanger> = server.clone();
+    let engine = Engine::new(Arc::new(Contract::bundled().unwrap()), sender, target, creds, 7, fixtures);
+    let units = settings.units();
+    let auth: Vec<&Unit> = units.iter().filter(|u| u.name.starts_with("auth::") && u.skip.is_none()).collect();
+    assert!(auth.len() >= 8, "{}", auth.len());
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().unwrap();
+    let ends = rt.block_on(futures::future::join_all(auth.iter().map(|u| engine.run_unit(u))));
+    assert!(ends.iter().all(|e| matches!(e, TrialEnd::Passed)), "{ends:?}");
+    let stats = server.auth_stats();
+    assert_eq!(stats.lockouts, 0);
+    assert!(stats.max_failures_in_a_row <= 3, "{stats:?}");
+    assert!(stats.max_failures_in_a_row >= 1, "the trials sent failing signatures: {stats:?}");
+}

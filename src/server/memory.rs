@@ -21,6 +21,11 @@ impl InMemory {
     pub fn new(config: ServerConfig) -> Result<InMemory, SetupError> {
         Ok(InMemory { router: Router::new(config)? })
     }
+
+    /// What the server saw of AK/SK authentication (see [`super::RefServer::auth_stats`]).
+    pub fn auth_stats(&self) -> super::AuthStats {
+        self.router.0.gateway.stats()
+    }
 }
 
 impl Exchanger for InMemory {
