@@ -349,9 +349,54 @@ fn expected_variant(name: &str) -> (Vec<&'static str>, fn(&Run) -> bool) {
         // Choices the probes here do not reach; the suite passing against each is the proof.
         "restore-to-actived" | "second-delete-success" | "per-project-namespaces" => (vec![], |_| true),
         "lookup-400-absent" => (vec!["lookup-missing"], |r| status(r, "lookup-missing") == Some(400)),
+        "gateway-auth" => (vec!["no-credentials", "wrong-token", "bad-signature", "stale-date"], |r| {
+            ["no-credentials", "wrong-token", "bad-signature", "stale-date"].iter().all(|p| {
+                let body = &r.seen[*p].body;
+                status(r, p) == Some(401)
+                    && body["error_code"] == "APIGW.0301"
+                    && body["error_msg"]
+                        .as_str()
+                        .is_some_and(|m| m.starts_with("Incorrect IAM authentication information: "))
+                    && body["request_id"].is_string()
+            })
+        }),
+        // Two failed signatures between valid requests lock nothing: the probes see no change
+        // (the lock itself: `tests/platform.rs` and the server's unit tests).
+        "lockout" => (vec![], |_| true),
+        "service-error-codes" => (SERVICE_CODED.to_vec(), |r| {
+            let code = |p: &str| r.seen[p].body["error_code"].clone();
+            code("not-json") == "MSS.10000002"
+                && code("missing-action") == "MSS.10000003"
+                && code("no-credentials") == "MSS.00010008"
+                && code("lookup-missing") == "MSS.10001001"
+                && status(r, "lookup-missing") == Some(404)
+        }),
         other => panic!("variant `{other}` has no expectation in this test: add one"),
     }
 }
+
+/// The probes `service-error-codes` answers with the service's own codes: every invalid
+/// request, every refused credential, the lookup of an absent asset.
+const SERVICE_CODED: [&str; 18] = [
+    "not-json",
+    "non-object",
+    "missing-action",
+    "unknown-action",
+    "missing-asset-ids",
+    "non-string-ids",
+    "non-string-params",
+    "wrong-content-type",
+    "chinese-user-id",
+    "lower-action",
+    "padded-action",
+    "null-asset-ids",
+    "string-asset-ids",
+    "no-credentials",
+    "wrong-token",
+    "bad-signature",
+    "stale-date",
+    "lookup-missing",
+];
 
 fn status(r: &Run, probe: &str) -> Option<u16> {
     r.seen[probe].status

@@ -196,7 +196,7 @@ impl Tally {
         let lockout = self.contract.as_ref().and_then(|c| c.gateway.as_ref()).and_then(|g| g.lockout.as_ref());
         match lockout {
             Some(l) => format!(
-                "{how}: the run's access key may be locked; the platform locks a key for {} minutes once it fails authentication more than {} times in a row, and refuses every request signed with it meanwhile (this run never sent more than {} failing ones in a row): wait {} minutes before using the key, and tell its owner",
+                "{how}: the run's access key may be locked; the platform locks a key for {} minutes once it fails authentication more than {} times in a row, and refuses every request signed with it meanwhile (this run sends a valid request after every {} that fail): wait {} minutes before using the key, and tell its owner",
                 l.locked_seconds / 60,
                 l.consecutive_failures,
                 super::FAILURES_BETWEEN_VALID,
@@ -219,10 +219,14 @@ impl Tally {
             return false;
         }
         let anonymous = self.anonymous.lock().unwrap_or_else(|e| e.into_inner());
-        match (anonymous.as_ref(), Signature::of(x)) {
-            (Some(anonymous), Some(this)) => this.same_refusal(anonymous),
-            _ => false,
+        let Some(anonymous) = anonymous.as_ref().filter(|a| a.status == r.status) else { return false };
+        // Most refusals of a run are of invalid requests, with another code: a look at the bytes
+        // spares parsing them.
+        let code = anonymous.error_code.as_deref().unwrap_or_default();
+        if !r.body.windows(code.len().max(1)).any(|w| w == code.as_bytes()) && !code.is_empty() {
+            return false;
         }
+        Signature::of(x).is_some_and(|this| this.same_refusal(anonymous))
     }
 
     /// The confirmation: `canary`, an ordinary valid request, got this. Refused like a request
