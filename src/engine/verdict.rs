@@ -595,4 +595,67 @@ mod tests {
         assert!(t.stopped().is_none());
         assert!(t.unjudged_majority().unwrap().contains("no answer"));
     }
+
+    fn platform_tally() -> Tally {
+        let contract = std::sync::Arc::new(crate::contract::Contract::bundled().unwrap());
+        Tally::new(Duration::from_secs(1), 8, 400).with_contract(contract)
+    }
+
+    /// The gateway's 401 to bad credentials is a note, once; to the run's own credentials it
+    /// stops the run at once, in the sentence for how far the run had got.
+    #[test]
+    fn a_gateway_refusal_of_the_runs_credentials_stops_the_run_in_one_sentence() {
+        let t = platform_tally();
+        assert!(t.observe(&exchange(401, "APIGW.0301"), AuthMode::Missing));
+        assert!(t.observe(&exchange(401, "APIG.0301"), AuthMode::TamperedSignature));
+        assert_eq!(t.notes().len(), 1, "{:?}", t.notes());
+        assert!(t.stopped().is_none());
+        assert!(!t.observe(&exchange(401, "APIGW.0301"), AuthMode::Valid));
+        assert!(t.stopped().unwrap().contains("from the first request"), "{:?}", t.stopped());
+
+        let lost = platform_tally();
+        lost.observe(&exchange(200, ""), AuthMode::Valid);
+        lost.observe(&exchange(401, "APIGW.0301"), AuthMode::Valid);
+        assert!(lost.stopped().unwrap().contains("lost mid-run"), "{:?}", lost.stopped());
+
+        let locked = platform_tally();
+        locked.observe(&exchange(200, ""), AuthMode::Valid);
+        locked.spent_run_key();
+        locked.observe(&exchange(401, "APIGW.0301"), AuthMode::Valid);
+        let why = locked.stopped().unwrap();
+        assert!(why.contains("may be locked") && why.contains("for 5 minutes"), "{why}");
+
+        // A 401 with a service code is the contract's business (a divergence), not the gateway's.
+        let service = platform_tally();
+        assert!(service.observe(&exchange(401, "MSS.00000001"), AuthMode::Valid));
+        assert!(service.stopped().is_none() && service.notes().is_empty());
+    }
+
+    #[test]
+    fn the_lockout_message_stops_the_run_whatever_was_sent() {
+        let t = platform_tally();
+        let mut x = exchange(401, "APIGW.0301");
+        if let Outcome::Response(r) = &mut x.outcome {
+            r.body = br#"{"error_code":"APIGW.0301","error_msg":"Incorrect IAM authentication information: AK access failed to reach the limit,forbidden.","request_id":"r"}"#.to_vec();
+        }
+        assert!(!t.observe(&x, AuthMode::StaleDate));
+        assert!(t.stopped().unwrap().contains("lockout message"), "{:?}", t.stopped());
+    }
+
+    /// After acceptance, a valid request refused exactly as one with none is suspect until a
+    /// canary confirms: refused the same way, the credentials are gone.
+    #[test]
+    fn a_refusal_like_the_anonymous_one_is_confirmed_before_the_run_stops() {
+        let t = Tally::new(Duration::from_secs(1), 8, 400);
+        t.observe(&exchange(400, "MSS.00000001"), AuthMode::Missing);
+        assert!(!t.looks_refused(&exchange(400, "MSS.00000001"), AuthMode::Valid), "never accepted: the probe's");
+        t.observe(&exchange(200, ""), AuthMode::Valid);
+        assert!(t.looks_refused(&exchange(400, "MSS.00000001"), AuthMode::Valid));
+        assert!(!t.looks_refused(&exchange(400, "MSS.00000002"), AuthMode::Valid));
+        assert!(!t.looks_refused(&exchange(400, "MSS.00000001"), AuthMode::Missing));
+        assert!(!t.confirm_gone(&exchange(200, "")));
+        assert!(t.stopped().is_none());
+        assert!(t.confirm_gone(&exchange(400, "MSS.00000001")));
+        assert!(t.stopped().unwrap().contains("lost mid-run"), "{:?}", t.stopped());
+    }
 }
