@@ -279,8 +279,15 @@ variants! {
 }
 
 /// `serve --platform huaweicloud`: the realistic set, a real endpoint behind Huawei Cloud's API
-/// gateway. One list, so each variant of the platform is one line here.
-pub const PLATFORM_HUAWEICLOUD: &[Variant] = &[Variant::GatewayAuth, Variant::Lockout, Variant::ServiceErrorCodes];
+/// gateway. One list, one variant a line (the comments keep it so), so adding one is one line.
+pub const PLATFORM_HUAWEICLOUD: &[Variant] = &[
+    // Authentication failures answered by the gateway, 401 APIGW.0301.
+    Variant::GatewayAuth,
+    // More than five failed AK/SK authentications in a row lock a key for five minutes.
+    Variant::Lockout,
+    // The service's own error codes.
+    Variant::ServiceErrorCodes,
+];
 
 impl Fault {
     /// The fault's name, as `--fault` takes it.
