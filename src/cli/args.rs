@@ -29,7 +29,8 @@ published contract, each with a minimal reproduction.\n\n\
 Start with `batchconf run` (tests the bundled reference server, no set-up), then point it at your \
 endpoint with `--target`. `batchconf list` shows the checks, faults and cases.",
     after_help = "Exit codes: 0 no divergence, 1 divergences found, 2 bad arguments, schema, case or input files, \
-3 the target cannot be tested (unreachable, stopped answering, refused the run's own credentials, throttled nearly everything), \
+3 the target cannot be tested (unreachable, stopped answering, refused the run's own credentials or lost them mid-run, \
+the run's access key may be locked, throttled nearly everything), \
 130 interrupted by Ctrl-C and 143 by SIGTERM (the summary and every report are written first, marked interrupted; \
 a second signal ends at once)."
 )]
