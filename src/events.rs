@@ -86,6 +86,8 @@ pub struct RunEnd {
     /// the trials not started are listed as not run.
     pub ended_early: Option<String>,
     pub elapsed: Duration,
+    /// What putting the fixtures back at the end of the run did (none without fixtures).
+    pub put_back: Option<String>,
     /// How to show the run's divergences (its secrets, its bundled server).
     pub context: crate::report::render::Context,
 }

@@ -77,7 +77,9 @@ impl Engine {
             StatefulTrial::ConcurrentBatches => self.concurrent(unit, spec, &model, live).await,
             StatefulTrial::ProjectIsolation => self.isolation(unit, &model, live).await,
         };
-        // Whatever happened, the live fixtures are left in use (ACTIVED), as the README promises.
+        // Whatever happened, the live fixtures are left in use (ACTIVED) for the next trial that
+        // shares them (a sequence starts from a live asset); the end of the run puts them back
+        // as they were before it (`put_back`).
         let restored = self.make_live(unit, &model, live, &format!("{} restore", unit.name)).await;
         let found = found?;
         restored?;

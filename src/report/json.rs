@@ -45,6 +45,9 @@ pub struct JsonReport {
     /// Trials that did not run to their end because the run stopped or was interrupted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_run: Vec<String>,
+    /// What putting the fixtures back at the end of the run did (absent without fixtures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub put_back: Option<String>,
     pub skipped: Vec<Skipped>,
     pub divergences: Vec<Entry>,
     /// What the run exercised (see [`super::coverage`]); absent in reports written without it.
@@ -130,6 +133,7 @@ impl Json {
             stopped: end.stopped.clone(),
             interrupted: end.interrupted.clone(),
             ended_early: end.ended_early.clone(),
+            put_back: end.put_back.clone(),
             not_run: self
                 .trials
                 .rows()
@@ -251,6 +255,7 @@ mod tests {
             stopped: None,
             interrupted: None,
             ended_early: None,
+            put_back: None,
             not_run: vec![],
             skipped: vec![],
             divergences: vec![],
