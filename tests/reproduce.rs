@@ -128,3 +128,122 @@ fn replay_rechecks_a_report_against_any_target() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("bad.json"), "{}", text(&o));
 }
+
+/// The `Reproduce with:` block of a run's output, one line each, unindented.
+fn reproduction(out: &str) -> Vec<String> {
+    out.lines()
+        .skip_while(|l| *l != "Reproduce with:")
+        .skip(2)
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
+/// Runs `script` with bash, with `BATCHCONF_TOKEN` set and this build's binary for `batchconf`;
+/// stops whatever it started in the background. What it printed.
+fn run_script(script: &[String]) -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let script = script
+        .iter()
+        .map(|l| {
+            l.replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"))
+                .replace("--port 8080", &format!("--port {port}"))
+                .replacen("batchconf serve", &format!("{} serve", env!("CARGO_BIN_EXE_batchconf")), 1)
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let o = Command::new("bash")
+        .arg("-c")
+        .arg(format!("{script}\njobs -p | xargs -r kill 2>/dev/null"))
+        .env("BATCHCONF_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+/// The body of the last HTTP answer in `curl -i` output.
+fn last_answer(printed: &str) -> serde_json::Value {
+    let last = printed.rsplit("HTTP/1.1 ").next().unwrap_or_default();
+    let body = last.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    serde_json::from_str(body.trim()).unwrap_or_else(|_| panic!("{printed}"))
+}
+
+/// A sequence's failure depends on its earlier steps: the reproduction sends every one of them
+/// in order (the `serve` line first), so on a fresh server it shows the failure, not the state
+/// a fresh fixture has (`ACTIVED`).
+#[test]
+fn a_sequences_reproduction_replays_every_step_on_a_fresh_server() {
+    let o = common::batchconf()
+        .args(["run", "--seed", "1", "--fault", "restore-does-nothing", "sequence::restore-undoes-delete"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let script = reproduction(&out);
+    assert!(script.iter().any(|l| l.starts_with("batchconf serve ") && l.contains("--fault restore-does-nothing")));
+    let curls: Vec<&String> = script.iter().filter(|l| l.starts_with("curl ")).collect();
+    assert_eq!(curls.len(), 6, "every step, batches and lookups: {script:#?}");
+    for (n, curl) in curls.iter().enumerate() {
+        assert!(curl.contains(&format!("step {}'", n + 1)), "step {} out of order: {curl}", n + 1);
+    }
+    let printed = run_script(&script);
+    assert_eq!(printed.matches("HTTP/1.1 200").count(), 6, "{printed}");
+    assert_eq!(last_answer(&printed)["asset_state"], "DELETING", "{printed}");
+}
+
+/// A stateful trial's failure (a shrunk random sequence) reproduces the same way, in the
+/// terminal and in the JSON and HTML reports alike.
+#[test]
+fn a_random_sequences_reproduction_shows_the_failure_again_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, html) = (dir.path().join("r.json"), dir.path().join("r.html"));
+    let o = common::batchconf()
+        .args(["run", "--seed", "2", "--fault", "restore-does-nothing", "stateful::random-batches"])
+        .args(["--report-json", json.to_str().unwrap(), "--report-html", html.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let script = reproduction(&out);
+    assert!(script.iter().filter(|l| l.starts_with("curl ")).count() >= 2, "{out}");
+    let printed = run_script(&script);
+    assert_eq!(last_answer(&printed)["asset_state"], "DELETING", "{out}\n{printed}");
+    // The reports carry the same script.
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let entry = &report["divergences"][0];
+    assert_eq!(entry["curl"].as_str().unwrap().lines().map(str::trim).collect::<Vec<_>>(), script);
+    assert_eq!(entry["script"].as_array().unwrap().len() + 1, script.iter().filter(|l| l.starts_with("curl ")).count());
+    let page = std::fs::read_to_string(&html).unwrap();
+    for curl in script.iter().filter(|l| l.starts_with("curl ")) {
+        assert!(page.contains(&batchconf::report::html::escape(curl)), "not in the HTML report: {curl}");
+    }
+}
+
+/// Against a target, the script has no `serve` line and reads the credentials from the user's
+/// environment: run against a fresh target with the same fault, it shows the failure again.
+#[test]
+fn a_sequences_reproduction_against_a_target_uses_the_environment() {
+    let server = Serve::start(TOKEN, &["--fault", "restore-does-nothing"]);
+    let o = batchconf(&[
+        "run",
+        "--target",
+        &server.url,
+        "--project-id",
+        "p",
+        "--seed",
+        "1",
+        "--fixture-assets",
+        "f1,f2",
+        "sequence::restore-undoes-delete",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!out.contains(TOKEN), "a secret in the output");
+    let script = reproduction(&out);
+    assert!(!script.iter().any(|l| l.contains("batchconf serve")), "{script:#?}");
+    assert!(script.iter().filter(|l| l.starts_with("curl ")).all(|l| l.contains("$BATCHCONF_TOKEN")), "{script:#?}");
+    let fresh = Serve::start(TOKEN, &["--fault", "restore-does-nothing"]);
+    let script: Vec<String> = script.iter().map(|l| l.replace(&server.url, &fresh.url)).collect();
+    let printed = run_script(&script);
+    assert_eq!(last_answer(&printed)["asset_state"], "DELETING", "{printed}");
+}

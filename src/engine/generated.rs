@@ -101,6 +101,7 @@ impl Engine {
                 exchange,
                 seed: self.seed,
                 steps: vec![],
+                script: vec![],
                 shrink,
                 auth,
                 expect: expect.clone(),

@@ -25,7 +25,7 @@ use std::time::Duration;
 use crate::checks::{Expect, RunState, Violation};
 use crate::contract::Contract;
 use crate::events::{Discard, Sink};
-use crate::exchange::Exchange;
+use crate::exchange::{Exchange, Request};
 use crate::generate::AuthMode;
 use crate::send::{Credentials, Exchanger, Target};
 
@@ -46,6 +46,9 @@ pub struct Divergence {
     pub seed: u64,
     /// For sequences: the earlier steps, one line each, so the failing step reads in context.
     pub steps: Vec<String>,
+    /// For sequences: every request the failure depends on, in the order sent (all with valid
+    /// credentials), before `exchange`'s: what a reproduction or a replay must send first.
+    pub script: Vec<Request>,
     /// How many smaller requests were tried while shrinking, and how many of them still failed.
     pub shrink: Option<(usize, usize)>,
     /// How the request authenticated, and what the case expected: what a replay needs to send

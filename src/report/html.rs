@@ -167,7 +167,7 @@ impl Html {
             out.push_str(&format!("<h4>Response</h4><pre class=\"response\">{}</pre>\n", e(&response)));
             out.push_str(&format!(
                 "<h4>Reproduce with</h4><pre class=\"curl\">{}</pre>\n</section>\n",
-                e(&end.context.reproduce(&d.exchange.request, d.auth))
+                e(&end.context.reproduce_divergence(d))
             ));
         }
         out.push_str("</body></html>\n");

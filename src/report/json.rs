@@ -14,7 +14,7 @@ use super::trials::Trials;
 use crate::checks::{Expect, Violation};
 use crate::error::SetupError;
 use crate::events::{Event, Reporter, RunEnd, TrialEnd};
-use crate::exchange::Exchange;
+use crate::exchange::{Exchange, Request};
 use crate::generate::AuthMode;
 
 /// The value of `format`; bumped on any incompatible change.
@@ -79,16 +79,28 @@ pub struct Entry {
     /// For sequences: the steps before the failing one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<String>,
+    /// For sequences: every request the failure depends on, in the order sent, before
+    /// `exchange`'s (credentials removed; all were sent with valid ones). `replay` sends them
+    /// first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub script: Vec<Request>,
+    /// The reproduction: a script of `curl` lines (for a sequence, one per step, in order).
     pub curl: String,
 }
 
 impl Entry {
     /// The exchange as stored: credentials removed from the request.
     pub fn strip_credentials(mut exchange: Exchange) -> Exchange {
-        for h in CREDENTIAL_HEADERS {
-            exchange.request.headers.remove(h);
-        }
+        exchange.request = Entry::strip_request(exchange.request);
         exchange
+    }
+
+    /// A request as stored: credentials removed.
+    pub fn strip_request(mut request: Request) -> Request {
+        for h in CREDENTIAL_HEADERS {
+            request.headers.remove(h);
+        }
+        request
     }
 }
 
@@ -163,7 +175,8 @@ impl Json {
                         expect: d.expect.clone(),
                         exchange: Entry::strip_credentials(d.exchange.clone()),
                         steps: d.steps.clone(),
-                        curl: end.context.reproduce(&d.exchange.request, d.auth),
+                        script: d.script.iter().map(|r| Entry::strip_request(r.clone())).collect(),
+                        curl: end.context.reproduce_divergence(d),
                     }
                 })
                 .collect(),
