@@ -6,54 +6,26 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use common::{text, Serve};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 const TOKEN: &str = "put-back-token-5150";
 const FIXTURES: &[&str] = &["pb1", "pb2", "pb3", "pb4", "pb5", "pb6", "pb7"];
 
-/// One HTTP/1.0 exchange with the served target: the status and the JSON body.
-fn http(server: &Serve, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let addr = server.url.trim_start_matches("http://").to_string();
-    let mut s = std::net::TcpStream::connect(&addr).unwrap();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let head = format!(
-        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nX-Auth-Token: {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body.as_bytes()).unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
-    let status = answer.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
-    (status, serde_json::from_str(body).unwrap_or_else(|_| panic!("{answer}")))
-}
-
 /// Every fixture's whole lookup.
 fn lookups(server: &Serve) -> Vec<Value> {
-    FIXTURES
-        .iter()
-        .map(|id| {
-            let (status, body) = http(server, "GET", &format!("/v1/p/digital-assets/{id}"), None);
-            assert_eq!(status, 200, "{id}: {body}");
-            body
-        })
-        .collect()
+    server.lookups(TOKEN, FIXTURES)
 }
 
 /// A served target whose fixtures are not all fresh: `pb2` is UNACTIVED and `pb3` shared.
 fn served(extra: &[&str]) -> Serve {
     let server = Serve::start(TOKEN, &[&["--fixtures", &FIXTURES.join(",")], extra].concat());
-    for (action, id) in [("UNACTIVE", "pb2"), ("SHARE", "pb3")] {
-        let body = json!({"action": action, "asset_ids": [id]});
-        let (status, answer) = http(&server, "POST", "/v1/p/digital-assets/batch-action", Some(body));
-        assert_eq!(status, 200, "{answer}");
-    }
+    server.batch(TOKEN, "UNACTIVE", &["pb2"]);
+    server.batch(TOKEN, "SHARE", &["pb3"]);
     let before = lookups(&server);
     assert_eq!(before[1]["asset_state"], "UNACTIVED");
     assert_eq!(before[2]["shared"], true);

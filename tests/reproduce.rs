@@ -247,3 +247,89 @@ fn a_sequences_reproduction_against_a_target_uses_the_environment() {
     let printed = run_script(&script);
     assert_eq!(last_answer(&printed)["asset_state"], "DELETING", "{printed}");
 }
+
+/// A sequence's failure found on a broken server, kept in a report; the served fixtures `f1`,
+/// `f2`. The report's path.
+fn sequence_report(dir: &std::path::Path) -> std::path::PathBuf {
+    let report = dir.join("sequence.json");
+    let broken = Serve::start(TOKEN, &["--fault", "restore-does-nothing"]);
+    let o = batchconf(&[
+        "run",
+        "--target",
+        &broken.url,
+        "--project-id",
+        "p",
+        "--seed",
+        "1",
+        "--fixture-assets",
+        "f1,f2",
+        "--report-json",
+        report.to_str().unwrap(),
+        "sequence::restore-undoes-delete",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    report
+}
+
+/// `replay` of a sequence's failure sends every recorded step in order, then the request that
+/// showed it: on a fresh broken server the failure is there again (the lookup alone would show a
+/// fresh `ACTIVED`), and what cannot be put back is said.
+#[test]
+fn replay_sends_a_sequences_every_step_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = sequence_report(dir.path());
+    let fresh = Serve::start(TOKEN, &["--fault", "restore-does-nothing"]);
+    let again = batchconf(&["replay", report.to_str().unwrap(), "--target", &fresh.url]);
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again));
+    let out = text(&again);
+    assert!(out.contains("lifecycle at response.body/asset_state") && out.contains("seen: \"DELETING\""), "{out}");
+    assert!(out.contains("FIXTURES NOT PUT BACK: 1 of") && out.contains("\"f1\" DELETING (was ACTIVED)"), "{out}");
+    assert!(!out.contains(TOKEN), "a secret in the output");
+}
+
+/// Against a fixed server the whole sequence conforms, and every fixture it named is put back
+/// as it was before the replay (here `f1` starts deactivated and shared).
+#[test]
+fn replay_of_a_sequence_puts_its_fixtures_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = sequence_report(dir.path());
+    let fixed = Serve::start(TOKEN, &[]);
+    fixed.batch(TOKEN, "UNACTIVE", &["f1"]);
+    fixed.batch(TOKEN, "SHARE", &["f1"]);
+    let before = fixed.lookups(TOKEN, &["f1", "f2"]);
+    let ok = batchconf(&["replay", report.to_str().unwrap(), "--target", &fixed.url]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    assert!(text(&ok).contains("conforms now: sequence::restore-undoes-delete"), "{}", text(&ok));
+    assert!(text(&ok).contains("fixtures put back: "), "{}", text(&ok));
+    assert_eq!(fixed.lookups(TOKEN, &["f1", "f2"]), before, "{}", text(&ok));
+}
+
+/// What replay cannot send the way the run did, it says, and ends with exit 3 (no verdict):
+/// batches the run sent at once, and a report that keeps a sequence's steps as text only.
+#[test]
+fn replay_says_plainly_what_it_cannot_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = sequence_report(dir.path());
+    let fresh = Serve::start(TOKEN, &["--fault", "restore-does-nothing"]);
+    let original: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    for (edit, said) in [
+        ("at_once", "were sent at once, and one after another they cannot show what concurrency did"),
+        ("script", "keeps its earlier steps as text only, not their requests"),
+    ] {
+        let mut changed = original.clone();
+        let entry = &mut changed["divergences"][0];
+        match edit {
+            "at_once" => entry["at_once"] = serde_json::json!(true),
+            _ => drop(entry.as_object_mut().unwrap().remove("script")),
+        }
+        let path = dir.path().join(format!("{edit}.json"));
+        std::fs::write(&path, changed.to_string()).unwrap();
+        let o = batchconf(&["replay", path.to_str().unwrap(), "--target", &fresh.url]);
+        assert_eq!(o.status.code(), Some(3), "{edit}: {}", text(&o));
+        assert!(
+            text(&o).contains("cannot judge: sequence::restore-undoes-delete") && text(&o).contains(said),
+            "{}",
+            text(&o)
+        );
+    }
+}

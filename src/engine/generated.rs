@@ -102,6 +102,7 @@ impl Engine {
                 seed: self.seed,
                 steps: vec![],
                 script: vec![],
+                at_once: false,
                 shrink,
                 auth,
                 expect: expect.clone(),

@@ -49,6 +49,9 @@ pub struct Divergence {
     /// For sequences: every request the failure depends on, in the order sent (all with valid
     /// credentials), before `exchange`'s: what a reproduction or a replay must send first.
     pub script: Vec<Request>,
+    /// The batches of `script` were sent at once (concurrent batches): one after another they
+    /// may not show what concurrency did.
+    pub at_once: bool,
     /// How many smaller requests were tried while shrinking, and how many of them still failed.
     pub shrink: Option<(usize, usize)>,
     /// How the request authenticated, and what the case expected: what a replay needs to send

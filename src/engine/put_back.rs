@@ -67,7 +67,8 @@ impl PutBack {
 }
 
 impl Engine {
-    /// Looks up every fixture the run keeps (all but those given up to destruction).
+    /// Looks up every fixture the run keeps (all but those given up to destruction), or every
+    /// asset a replay names; those that exist are kept.
     pub async fn snapshot(&self, keep: &[String]) -> Snapshot {
         if self.contract.lookup.is_none() {
             return Snapshot::default();
@@ -78,7 +79,8 @@ impl Engine {
             .zip(looked)
             .filter_map(|(id, x)| {
                 let (state, body) = x?;
-                Some(Found { id: id.clone(), state, body })
+                // Nothing brings an absent asset into being: there is nothing to put back.
+                (state != ABSENT).then(|| Found { id: id.clone(), state, body })
             })
             .collect();
         Snapshot { found }

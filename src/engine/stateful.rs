@@ -53,6 +53,8 @@ struct Failure {
     steps: Vec<String>,
     /// The requests sent before `exchange` that it depends on, in order (for a reproduction).
     script: Vec<Request>,
+    /// `script`'s batches were sent at once.
+    at_once: bool,
     exchange: Exchange,
     violations: Vec<Violation>,
     expect: Expect,
@@ -91,6 +93,7 @@ impl Engine {
                 exchange: f.exchange,
                 seed: self.seed,
                 steps: f.steps,
+                at_once: f.at_once,
                 script: f.script,
                 shrink,
                 auth: AuthMode::Valid,
@@ -250,7 +253,14 @@ impl Engine {
         let violations = self.judge(unit, &x, AuthMode::Valid, &Expect::Nothing, label).await;
         if !violations.is_empty() {
             let (steps, script) = (steps.clone(), script.clone());
-            return Ok(Some(Failure { steps, script, exchange: x, violations, expect: Expect::Nothing }));
+            return Ok(Some(Failure {
+                steps,
+                script,
+                at_once: false,
+                exchange: x,
+                violations,
+                expect: Expect::Nothing,
+            }));
         }
         script.push(x.request.clone());
         // Judged below, which counts them; a state not yet allowed is looked at again a moment
@@ -283,7 +293,14 @@ impl Engine {
                     if seen == ABSENT { "absent" } else { &seen },
                     either(&allowed)
                 ));
-                return Ok(Some(Failure { steps, script: script.clone(), exchange: found, violations, expect }));
+                return Ok(Some(Failure {
+                    steps,
+                    script: script.clone(),
+                    at_once: false,
+                    exchange: found,
+                    violations,
+                    expect,
+                }));
             }
             if let Some(s) = self.state_of(&found) {
                 states[k] = s;
@@ -463,7 +480,8 @@ impl Engine {
                     // The batches sent at once with it, as far as they are known.
                     let script =
                         fresh.iter().cloned().chain(exchanges.iter().map(|x: &Exchange| x.request.clone())).collect();
-                    let failure = Failure { steps, script, exchange: x, violations, expect: Expect::Nothing };
+                    let failure =
+                        Failure { steps, script, at_once: true, exchange: x, violations, expect: Expect::Nothing };
                     return Ok(Some((failure, None)));
                 }
                 exchanges.push(x);
@@ -509,7 +527,10 @@ impl Engine {
             // The batches (sent at once in the run), then the lookups before the last.
             let batches = exchanges.iter().map(|x| x.request.clone());
             let script = fresh.into_iter().chain(batches).chain(looked.into_iter().take(live.len() - 1)).collect();
-            return Ok(Some((Failure { steps, script, exchange, violations: vec![violation], expect }, None)));
+            return Ok(Some((
+                Failure { steps, script, at_once: true, exchange, violations: vec![violation], expect },
+                None,
+            )));
         }
         Ok(None)
     }
@@ -543,7 +564,7 @@ impl Engine {
             let expect = Expect::OtherProject { ids: live.to_vec() };
             let violations = self.judge(unit, &x, AuthMode::Valid, &expect, &label).await;
             if !violations.is_empty() {
-                return Ok(Some((Failure { steps, script, exchange: x, violations, expect }, None)));
+                return Ok(Some((Failure { steps, script, at_once: false, exchange: x, violations, expect }, None)));
             }
             script.push(x.request.clone());
             for (k, id) in live.iter().enumerate() {
@@ -553,7 +574,10 @@ impl Engine {
                 let expect = Expect::State { id: id.clone(), allowed: vec![states[k].clone()], why };
                 let violations = self.judge(unit, &found, AuthMode::Valid, &expect, &label).await;
                 if !violations.is_empty() {
-                    return Ok(Some((Failure { steps, script, exchange: found, violations, expect }, None)));
+                    return Ok(Some((
+                        Failure { steps, script, at_once: false, exchange: found, violations, expect },
+                        None,
+                    )));
                 }
             }
         }

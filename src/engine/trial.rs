@@ -207,6 +207,7 @@ impl Engine {
             seed: self.seed,
             steps,
             script,
+            at_once: false,
             shrink: None,
             auth: AuthMode::Valid,
             expect: expect.clone(),

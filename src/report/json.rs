@@ -84,6 +84,9 @@ pub struct Entry {
     /// first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub script: Vec<Request>,
+    /// `script`'s batches were sent at once (concurrent batches): `replay` cannot send them so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub at_once: bool,
     /// The reproduction: a script of `curl` lines (for a sequence, one per step, in order).
     pub curl: String,
 }
@@ -176,6 +179,7 @@ impl Json {
                         exchange: Entry::strip_credentials(d.exchange.clone()),
                         steps: d.steps.clone(),
                         script: d.script.iter().map(|r| Entry::strip_request(r.clone())).collect(),
+                        at_once: d.at_once,
                         curl: end.context.reproduce_divergence(d),
                     }
                 })

@@ -118,20 +118,21 @@ impl Context {
     /// The reproduction of a request sent with `auth`: a `curl` line, preceded for the bundled
     /// server by the lines that start the same server again.
     pub fn reproduce(&self, req: &Request, auth: AuthMode) -> String {
-        self.reproduce_steps(&[], req, auth)
+        self.reproduce_steps(&[], req, auth, false)
     }
 
     /// The reproduction of a divergence: every request it depends on, in order.
     pub fn reproduce_divergence(&self, d: &crate::engine::Divergence) -> String {
-        self.reproduce_steps(&d.script, &d.exchange.request, d.auth)
+        self.reproduce_steps(&d.script, &d.exchange.request, d.auth, d.at_once)
     }
 
     /// A script that shows a failure again from scratch: for the bundled server the lines that
     /// start the same server again, then a `curl` line for each request of `before` (a
     /// sequence's earlier steps, sent with valid credentials) in order, and the last one for
     /// `req`, sent with `auth`. Runnable as it is by `sh`; credentials come from the reader's
-    /// environment (`$BATCHCONF_TOKEN`), never from the report.
-    pub fn reproduce_steps(&self, before: &[Request], req: &Request, auth: AuthMode) -> String {
+    /// environment (`$BATCHCONF_TOKEN`), never from the report. `at_once`: the run sent the
+    /// batches of `before` at once, which a script cannot (it says so).
+    pub fn reproduce_steps(&self, before: &[Request], req: &Request, auth: AuthMode, at_once: bool) -> String {
         let mut lines: Vec<String> = Vec::new();
         let here = format!("http://127.0.0.1:{REPRODUCE_PORT}");
         let moved = |r: &Request| {
@@ -157,10 +158,12 @@ impl Context {
             } else {
                 ", on the fixtures in use (`ACTIVED`) as the run had them, which it changes as the run did"
             };
-            lines.push(format!(
-                "# every step in order ({} requests){on}; the last shows the divergence:",
-                before.len() + 1
-            ));
+            let order = if at_once {
+                "the batches the run sent at once, here one after another (which may not show what concurrency did), then the lookups"
+            } else {
+                "every step in order"
+            };
+            lines.push(format!("# {order} ({} requests){on}; the last shows the divergence:", before.len() + 1));
         }
         let curls = before.iter().map(|r| super::curl::curl_line(&moved(r), AuthMode::Valid));
         for curl in curls.chain(std::iter::once(super::curl::curl_line(&moved(req), auth))) {
@@ -391,6 +394,7 @@ Reproduce with:
                 headers: Headers(vec![("X-Batchconf-Case".into(), "sequence::restore-undoes-delete step 1".into())]),
                 body: br#"{"action":"DELETE","asset_ids":["f0"]}"#.to_vec(),
             }],
+            at_once: false,
             shrink: Some((12, 3)),
             auth: crate::generate::AuthMode::Valid,
             expect: crate::checks::Expect::Nothing,
