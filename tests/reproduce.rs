@@ -14,6 +14,12 @@ fn batchconf(args: &[&str]) -> Output {
     common::batchconf().args(args).env("BATCHCONF_TOKEN", TOKEN).output().unwrap()
 }
 
+/// `batchconf run` against a served target with the fixtures `f1,f2`: one trial, one seed.
+fn run_on(server: &Serve, seed: &str, trial: &str, extra: &[&str]) -> Output {
+    let args = ["run", "--target", &server.url, "--project-id", "p", "--seed", seed, "--fixture-assets", "f1,f2"];
+    batchconf(&[&args[..], extra, &[trial]].concat())
+}
+
 #[test]
 fn the_same_seed_sends_the_same_requests() {
     let run = |seed: &str| {
@@ -67,18 +73,7 @@ fn a_bundled_failures_reproduction_starts_the_same_server_again() {
 #[test]
 fn a_failures_curl_line_reproduces_it() {
     let server = Serve::start(TOKEN, &["--fault", "bad-ret-status"]);
-    let o = batchconf(&[
-        "run",
-        "--target",
-        &server.url,
-        "--project-id",
-        "p",
-        "--seed",
-        "1",
-        "--fixture-assets",
-        "f1,f2",
-        "property::ordinary-batches",
-    ]);
+    let o = run_on(&server, "1", "property::ordinary-batches", &[]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     let curl = out.lines().map(str::trim).find(|l| l.starts_with("curl ")).expect("a curl line");
@@ -95,20 +90,7 @@ fn replay_rechecks_a_report_against_any_target() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
     let broken = Serve::start(TOKEN, &["--fault", "drop-last-id"]);
-    let o = batchconf(&[
-        "run",
-        "--target",
-        &broken.url,
-        "--project-id",
-        "p",
-        "--seed",
-        "9",
-        "--fixture-assets",
-        "f1,f2",
-        "--report-json",
-        report.to_str().unwrap(),
-        "property::ordinary-batches",
-    ]);
+    let o = run_on(&broken, "9", "property::ordinary-batches", &["--report-json", report.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
 
     // Against the same broken server the failure is there again…
@@ -224,18 +206,7 @@ fn a_random_sequences_reproduction_shows_the_failure_again_everywhere() {
 #[test]
 fn a_sequences_reproduction_against_a_target_uses_the_environment() {
     let server = Serve::start(TOKEN, &["--fault", "restore-does-nothing"]);
-    let o = batchconf(&[
-        "run",
-        "--target",
-        &server.url,
-        "--project-id",
-        "p",
-        "--seed",
-        "1",
-        "--fixture-assets",
-        "f1,f2",
-        "sequence::restore-undoes-delete",
-    ]);
+    let o = run_on(&server, "1", "sequence::restore-undoes-delete", &[]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(!out.contains(TOKEN), "a secret in the output");
@@ -253,20 +224,7 @@ fn a_sequences_reproduction_against_a_target_uses_the_environment() {
 fn sequence_report(dir: &std::path::Path) -> std::path::PathBuf {
     let report = dir.join("sequence.json");
     let broken = Serve::start(TOKEN, &["--fault", "restore-does-nothing"]);
-    let o = batchconf(&[
-        "run",
-        "--target",
-        &broken.url,
-        "--project-id",
-        "p",
-        "--seed",
-        "1",
-        "--fixture-assets",
-        "f1,f2",
-        "--report-json",
-        report.to_str().unwrap(),
-        "sequence::restore-undoes-delete",
-    ]);
+    let o = run_on(&broken, "1", "sequence::restore-undoes-delete", &["--report-json", report.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     report
 }
