@@ -115,3 +115,22 @@ fn an_interrupted_run_leaves_every_fixture_as_it_found_it() {
     assert!(rest.contains("fixtures put back: "), "{head}{rest}");
     assert_eq!(lookups(&server), before, "{head}{rest}");
 }
+
+/// Past `--max-duration` the run winds down the same way: the fixtures are put back before it
+/// ends (exit 3), and the JSON report says so too.
+#[test]
+fn a_run_past_its_max_duration_leaves_every_fixture_as_it_found_it() {
+    let server = served(&[]);
+    let before = lookups(&server);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let o = run(&server, &["--duration", "10m", "--max-duration", "2s", "stateful::"])
+        .args(["--report-json", json.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert_eq!(lookups(&server), before, "{}", text(&o));
+    assert!(changed_back(&o) >= 1, "{}", text(&o));
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(report["put_back"].as_str().is_some_and(|p| p.starts_with("fixtures put back: ")), "{report}");
+}
