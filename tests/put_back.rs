@@ -75,11 +75,12 @@ fn a_failing_run_leaves_every_fixture_as_it_found_it() {
 #[test]
 fn a_fixture_that_cannot_be_put_back_is_named() {
     let server = served(&["--fault", "restore-does-nothing"]);
-    let o = run(&server, &["stateful::"]).output().unwrap();
+    let o = run(&server, &["sequence::restore-undoes-delete"]).output().unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     let line = out.lines().find(|l| l.starts_with("FIXTURES NOT PUT BACK: ")).unwrap_or_else(|| panic!("{out}"));
     let after = lookups(&server);
+    assert!(after.iter().any(|a| a["asset_state"] == "DELETING"), "{after:?}");
     for (id, now) in FIXTURES.iter().zip(&after) {
         if now["asset_state"] == "DELETING" {
             assert!(line.contains(&format!("{id:?} DELETING (was ")), "{line}");
@@ -117,15 +118,15 @@ fn an_interrupted_run_leaves_every_fixture_as_it_found_it() {
 }
 
 /// Past `--max-duration` the run winds down the same way: the fixtures are put back before it
-/// ends (exit 3), and the JSON report says so too.
+/// ends (exit 3), and the JSON and HTML reports say so too.
 #[test]
 fn a_run_past_its_max_duration_leaves_every_fixture_as_it_found_it() {
     let server = served(&[]);
     let before = lookups(&server);
     let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("r.json");
+    let (json, html) = (dir.path().join("r.json"), dir.path().join("r.html"));
     let o = run(&server, &["--duration", "10m", "--max-duration", "2s", "stateful::"])
-        .args(["--report-json", json.to_str().unwrap()])
+        .args(["--report-json", json.to_str().unwrap(), "--report-html", html.to_str().unwrap()])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
@@ -133,4 +134,6 @@ fn a_run_past_its_max_duration_leaves_every_fixture_as_it_found_it() {
     assert!(changed_back(&o) >= 1, "{}", text(&o));
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert!(report["put_back"].as_str().is_some_and(|p| p.starts_with("fixtures put back: ")), "{report}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<p id=\"put-back\">fixtures put back: "), "{page}");
 }

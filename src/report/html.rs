@@ -102,6 +102,9 @@ impl Html {
             end.elapsed.as_secs_f64()
         ));
 
+        if let Some(put_back) = &end.put_back {
+            out.push_str(&format!("<p id=\"put-back\">{}</p>\n", e(put_back)));
+        }
         out.push_str("<h2>Per check</h2>\n<table id=\"checks\"><tr><th>check</th><th>result</th></tr>\n");
         let per_check = self.trials.per_check();
         for check in crate::checks::CHECKS {
