@@ -95,15 +95,15 @@ impl Engine {
         let mut changed = vec![false; snapshot.found.len()];
         let mut now: Vec<Option<(String, Value)>> = join_all(snapshot.found.iter().map(|f| self.look(&f.id))).await;
         for _ in 0..ROUNDS {
-            let undo: Vec<Vec<&str>> =
+            let undo: Vec<Vec<String>> =
                 snapshot.found.iter().zip(&now).map(|(f, n)| self.undo(&model, f, n.as_ref())).collect();
             if undo.iter().all(Vec::is_empty) {
                 break;
             }
             // One batch per action, in a fixed order: RESTORE first (nothing else acts on the
             // recycle bin), the state next, then the fields that need a live asset.
-            let mut actions: Vec<&str> = undo.iter().flatten().copied().collect();
-            actions.sort_by_key(|a| (*a != RESTORE, !self.moves_state(a), a.to_string()));
+            let mut actions: Vec<String> = undo.iter().flatten().cloned().collect();
+            actions.sort_by_key(|a| (a != RESTORE, !self.moves_state(a), a.clone()));
             actions.dedup();
             for action in actions {
                 let ids: Vec<String> = snapshot
@@ -132,7 +132,7 @@ impl Engine {
                 if u.is_empty() {
                     n
                 } else {
-                    self.settled(model, f, u.contains(&RESTORE)).await
+                    self.settled(model, f, u.iter().any(|a| a == RESTORE)).await
                 }
             }))
             .await;
@@ -147,10 +147,10 @@ impl Engine {
     }
 
     /// The actions that bring `now` back to `was` (none when it is as it was, or when nothing can).
-    fn undo(&self, model: &Model, was: &Found, now: Option<&(String, Value)>) -> Vec<&'static str> {
+    fn undo(&self, model: &Model, was: &Found, now: Option<&(String, Value)>) -> Vec<String> {
         let Some((state, body)) = now else { return vec![] };
         if model.in_bin(state) && !model.in_bin(&was.state) {
-            return vec![RESTORE];
+            return vec![RESTORE.to_string()];
         }
         let mut out = Vec::new();
         if *state != was.state && model.is_live(state) {
@@ -160,7 +160,7 @@ impl Engine {
             for (at, by) in &lookup.set_by {
                 let (then, seen) = (was.body.pointer(at), body.pointer(at));
                 if then.is_some() && then != seen {
-                    out.extend(by.iter().find(|(_, v)| Some(*v) == then).and_then(|(a, _)| self.known_action(a)));
+                    out.extend(by.iter().find(|(_, v)| Some(*v) == then).map(|(a, _)| a.clone()));
                 }
             }
         }
@@ -186,21 +186,15 @@ impl Engine {
 
     /// The action the lifecycle says leaves an asset in `state` and nothing else (`ACTIVE` for
     /// `ACTIVED`).
-    fn action_leading_to(&self, state: &str) -> Option<&'static str> {
+    fn action_leading_to(&self, state: &str) -> Option<String> {
         let lifecycle = self.contract.manifest.lifecycle.as_ref()?;
         let (action, _) = lifecycle.after.iter().find(|(_, s)| s.len() == 1 && s[0] == state)?;
-        self.known_action(action)
+        Some(action.clone())
     }
 
     /// Does `action` move the state (the lifecycle names it)?
     fn moves_state(&self, action: &str) -> bool {
         self.contract.manifest.lifecycle.as_ref().is_some_and(|l| l.after.contains_key(action))
-    }
-
-    /// `action` as one of the batch's actions (the request schema's enum), with a static name.
-    fn known_action(&self, action: &str) -> Option<&'static str> {
-        const ACTIONS: &[&str] = &["ACTIVE", "UNACTIVE", "SHARE", "UNSHARE", RESTORE, "DELETE", "DELETE_FORCE"];
-        ACTIONS.iter().copied().find(|a| *a == action)
     }
 
     /// A fixture looked up again, until it shows the state it had (or, after a RESTORE, any
