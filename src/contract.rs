@@ -160,6 +160,11 @@ pub struct Lookup {
     pub state: String,
     /// Statuses that mean "no such asset" (the contract gives the lookup no error table).
     pub absent_statuses: Vec<u16>,
+    /// What the lookup shows of the actions that leave the state alone (SHARE, UNSHARE): per
+    /// JSON pointer into its body, the value each action leaves there. The end of a run puts
+    /// every fixture back by it; the state is put back by the lifecycle.
+    #[serde(default)]
+    pub set_by: BTreeMap<String, BTreeMap<String, Value>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

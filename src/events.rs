@@ -89,6 +89,8 @@ pub struct RunEnd {
     /// differ, `platform.gateway`'s notes in the manifest): said once each, not divergences.
     pub contract_notes: Vec<String>,
     pub elapsed: Duration,
+    /// What putting the fixtures back at the end of the run did (none without fixtures).
+    pub put_back: Option<String>,
     /// How to show the run's divergences (its secrets, its bundled server).
     pub context: crate::report::render::Context,
 }

@@ -371,7 +371,7 @@ fn every_case_header_a_run_sends_is_one_the_readme_documents() {
     let undocumented: std::collections::BTreeSet<&String> =
         seen.iter().filter(|v| !forms.iter().any(|f| f.is_match(v))).collect();
     assert!(undocumented.is_empty(), "sent but not in the README: {undocumented:?}");
-    for kind in ["#", "~", " step ", " seq ", " round ", " other project ", " restore prepare"] {
+    for kind in ["#", "~", " step ", " seq ", " round ", " other project ", " restore prepare", "batchconf put-back "] {
         assert!(
             seen.iter().any(|v| v.contains(kind)),
             "no `{kind}` header was sent: the test proves less than it says"

@@ -51,7 +51,8 @@ a second signal ends it at once.")]
     Serve(ServeArgs),
     /// Judge recorded exchanges (HAR 1.2, or batchconf's JSON exchange form) against the contract.
     Validate(ValidateArgs),
-    /// Re-send the failing requests saved in a JSON report and check them again.
+    /// Re-send the failing requests saved in a JSON report and check them again (a sequence's
+    /// whole recorded steps first, then its fixtures put back; exit 3 for what it cannot judge).
     Replay(ReplayArgs),
     /// List the checks, the reference server's faults and the cases.
     List(ListArgs),

@@ -101,6 +101,8 @@ impl Engine {
                 exchange,
                 seed: self.seed,
                 steps: vec![],
+                script: vec![],
+                at_once: false,
                 shrink,
                 auth,
                 expect: expect.clone(),

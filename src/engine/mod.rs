@@ -11,6 +11,7 @@ mod generated;
 mod keyguard;
 mod model;
 pub mod plan;
+mod put_back;
 pub mod replay;
 mod sequence;
 mod shrink;
@@ -25,7 +26,7 @@ use std::time::Duration;
 use crate::checks::{Expect, RunState, Violation};
 use crate::contract::Contract;
 use crate::events::{Discard, Sink};
-use crate::exchange::Exchange;
+use crate::exchange::{Exchange, Request};
 use crate::generate::AuthMode;
 use crate::send::{Credentials, Exchanger, Target};
 
@@ -33,6 +34,7 @@ pub use budget::{Budget, Limits};
 pub use fixtures::Fixtures;
 pub use keyguard::{KeyGuard, FAILURES_BETWEEN_VALID};
 pub use plan::{Access, Hints, Part, RunOptions, Settings, TargetSpec, Unit};
+pub use put_back::{PutBack, Snapshot};
 pub use suite::Suite;
 pub use trial::made_up_id;
 pub use verdict::Tally;
@@ -46,6 +48,12 @@ pub struct Divergence {
     pub seed: u64,
     /// For sequences: the earlier steps, one line each, so the failing step reads in context.
     pub steps: Vec<String>,
+    /// For sequences: every request the failure depends on, in the order sent (all with valid
+    /// credentials), before `exchange`'s: what a reproduction or a replay must send first.
+    pub script: Vec<Request>,
+    /// The batches of `script` were sent at once (concurrent batches): one after another they
+    /// may not show what concurrency did.
+    pub at_once: bool,
     /// How many smaller requests were tried while shrinking, and how many of them still failed.
     pub shrink: Option<(usize, usize)>,
     /// How the request authenticated, and what the case expected: what a replay needs to send

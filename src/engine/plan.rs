@@ -363,6 +363,38 @@ impl Settings {
         (available, per)
     }
 
+    /// The fixtures a run may destroy (`DELETE_FORCE`): a destructive sequence's own, and those
+    /// random sequences keep after their live ones. Nothing brings them back, so the put-back at
+    /// the end of a run leaves them out; it keeps every other fixture as it found it.
+    pub fn destructive_fixtures(&self) -> Vec<String> {
+        let (_, per) = self.fixture_plan();
+        let mut out = Vec::new();
+        for c in &self.cases {
+            let Some(ids) = per.get(&c.name) else { continue };
+            match &c.body {
+                CaseBody::Sequence(_) if c.destructive() => out.extend(ids.iter().cloned()),
+                CaseBody::Stateful(s) if s.trial == cases::StatefulTrial::RandomSequences => {
+                    out.extend(ids.iter().skip(s.fixtures_needed()).cloned());
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// The fixtures a run must leave as it found them: every one it may not destroy.
+    pub fn kept_fixtures(&self) -> Vec<String> {
+        let destructive = self.destructive_fixtures();
+        let mut kept: Vec<String> = Vec::new();
+        for id in self.fixture_ids() {
+            // A user's fixtures serve properties and sequences both: each is kept once.
+            if !destructive.contains(&id) && !kept.contains(&id) {
+                kept.push(id);
+            }
+        }
+        kept
+    }
+
     /// Every asset id the run may act on as a fixture (the user's, or those a bundled run makes).
     pub fn fixture_ids(&self) -> Vec<String> {
         let (pool, per_sequence) = self.fixture_plan();

@@ -15,6 +15,8 @@ impl Engine {
         fixtures: &[String],
     ) -> Result<Vec<Divergence>, Stopped> {
         let mut done: Vec<String> = Vec::new();
+        // Every request sent so far, batches and lookups: a reproduction replays them in order.
+        let mut script = Vec::new();
         for (n, step) in steps.iter().enumerate() {
             let label = format!("{} step {}", unit.name, n + 1);
             let (exchange, expect, line) = match step {
@@ -60,8 +62,9 @@ impl Engine {
             let violations = self.judge(unit, &exchange, AuthMode::Valid, &expect, &label).await;
             if !violations.is_empty() {
                 // Later steps build on this one: stop here, the rest would only echo it.
-                return Ok(self.divergence(unit, violations, exchange, &expect, done).into_iter().collect());
+                return Ok(self.divergence(unit, violations, exchange, &expect, done, script).into_iter().collect());
             }
+            script.push(exchange.request);
             done.push(line);
         }
         Ok(vec![])

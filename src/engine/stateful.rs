@@ -6,7 +6,7 @@
 //!   the states the server then shows). After every batch each fixture of the sequence is looked
 //!   up, in the batch or not, and compared with the lifecycle model ([`super::model`]). The first
 //!   failing sequence is shrunk to the shortest that still fails and reported as numbered steps,
-//!   each with a `curl` line.
+//!   with a reproduction that sends every step again.
 //! - Concurrent batches: a few batches at once, on disjoint or overlapping fixtures; their answers
 //!   and the states looked up afterwards must be what some order of them one after another gives
 //!   (every order is tried: a linearizability check small enough to be exact).
@@ -28,9 +28,8 @@ use super::trial::Interrupted;
 use super::{Divergence, Engine, Stopped, Unit};
 use crate::cases::{Stateful, StatefulTrial};
 use crate::checks::{Expect, Violation, ABSENT};
-use crate::exchange::Exchange;
+use crate::exchange::{Exchange, Request};
 use crate::generate::{AuthMode, GenRequest, Source};
-use crate::report::curl::curl_line;
 
 /// The actions in the order shrinking prefers them (earlier is simpler).
 const ACTIONS: &[&str] = &["SHARE", "UNSHARE", "ACTIVE", "UNACTIVE", "DELETE", RESTORE, "DELETE_FORCE"];
@@ -52,6 +51,10 @@ struct Op {
 /// Where a stateful trial failed: every step up to it, the exchange that showed it, and why.
 struct Failure {
     steps: Vec<String>,
+    /// The requests sent before `exchange` that it depends on, in order (for a reproduction).
+    script: Vec<Request>,
+    /// `script`'s batches were sent at once.
+    at_once: bool,
     exchange: Exchange,
     violations: Vec<Violation>,
     expect: Expect,
@@ -77,7 +80,9 @@ impl Engine {
             StatefulTrial::ConcurrentBatches => self.concurrent(unit, spec, &model, live).await,
             StatefulTrial::ProjectIsolation => self.isolation(unit, &model, live).await,
         };
-        // Whatever happened, the live fixtures are left in use (ACTIVED), as the README promises.
+        // Whatever happened, the live fixtures are left in use (ACTIVED) for the next trial that
+        // shares them (a sequence starts from a live asset); the end of the run puts them back
+        // as they were before it (`put_back`).
         let restored = self.make_live(unit, &model, live, &format!("{} restore", unit.name)).await;
         let found = found?;
         restored?;
@@ -88,6 +93,8 @@ impl Engine {
                 exchange: f.exchange,
                 seed: self.seed,
                 steps: f.steps,
+                at_once: f.at_once,
+                script: f.script,
                 shrink,
                 auth: AuthMode::Valid,
                 expect: f.expect,
@@ -196,6 +203,7 @@ impl Engine {
         }
         let start: Vec<String> = watched.iter().zip(&states).map(|(id, s)| format!("{id:?} {s}")).collect();
         let mut steps = vec![format!("0. looked up: {}", start.join(", "))];
+        let mut script = self.fresh_to_start(&watched, &states, &tag);
         for (i, op) in ops.iter().enumerate() {
             // A run that is ending starts no further step: the fixtures are put back next.
             if self.winding_down() {
@@ -212,7 +220,10 @@ impl Engine {
             let made_up = op.unknown.max(usize::from(ids.is_empty()));
             ids.extend((0..made_up).map(|j| super::made_up_id(self.seed, &unit.name, i * 10 + j)));
             let label = format!("{tag} step {}", i + 1);
-            match self.step(unit, model, action, &ids, &watched, &mut states, &label, i + 1, &mut steps).await? {
+            match self
+                .step(unit, model, action, &ids, &watched, &mut states, &label, i + 1, &mut steps, &mut script)
+                .await?
+            {
                 None => {}
                 Some(f) => return Ok(Some(f)),
             }
@@ -233,6 +244,7 @@ impl Engine {
         label: &str,
         number: usize,
         steps: &mut Vec<String>,
+        script: &mut Vec<Request>,
     ) -> Result<Option<Failure>, Stopped> {
         let body = json!({"action": action, "asset_ids": ids});
         let x = self.send(self.build(&GenRequest::json(body), label), AuthMode::Valid).await?;
@@ -240,8 +252,17 @@ impl Engine {
         steps.push(step_line(number, action, ids, &x, &said, watched));
         let violations = self.judge(unit, &x, AuthMode::Valid, &Expect::Nothing, label).await;
         if !violations.is_empty() {
-            return Ok(Some(Failure { steps: steps.clone(), exchange: x, violations, expect: Expect::Nothing }));
+            let (steps, script) = (steps.clone(), script.clone());
+            return Ok(Some(Failure {
+                steps,
+                script,
+                at_once: false,
+                exchange: x,
+                violations,
+                expect: Expect::Nothing,
+            }));
         }
+        script.push(x.request.clone());
         // Judged below, which counts them; a state not yet allowed is looked at again a moment
         // later (`settled_lookup`), as a service may apply a batch just after answering it.
         let allowed: Vec<Vec<String>> = (0..watched.len()).map(|k| model.next(&states[k], action, said[k])).collect();
@@ -272,7 +293,14 @@ impl Engine {
                     if seen == ABSENT { "absent" } else { &seen },
                     either(&allowed)
                 ));
-                return Ok(Some(Failure { steps, exchange: found, violations, expect }));
+                return Ok(Some(Failure {
+                    steps,
+                    script: script.clone(),
+                    at_once: false,
+                    exchange: found,
+                    violations,
+                    expect,
+                }));
             }
             if let Some(s) = self.state_of(&found) {
                 states[k] = s;
@@ -332,6 +360,28 @@ impl Engine {
             return None;
         }
         resp.json().and_then(|b| b.pointer(&lookup.state).and_then(Value::as_str).map(str::to_string))
+    }
+
+    /// The batches that bring fixtures from where a fresh one is (in use, `ACTIVED`) to the states
+    /// a trial started them from (an earlier try may have left one in the recycle bin, which a
+    /// broken RESTORE does not empty): the start of a reproduction on a fresh server. For each
+    /// state, the action the lifecycle says leads to it.
+    fn fresh_to_start(&self, ids: &[String], states: &[String], tag: &str) -> Vec<Request> {
+        let Some(lifecycle) = &self.contract.manifest.lifecycle else { return vec![] };
+        let mut out = Vec::new();
+        for (action, leads_to) in lifecycle.after.iter().filter(|(a, _)| !lifecycle.final_actions.contains(a)) {
+            let moved: Vec<&String> = ids
+                .iter()
+                .zip(states)
+                .filter(|(_, s)| s.as_str() != "ACTIVED" && leads_to.contains(s))
+                .map(|(id, _)| id)
+                .collect();
+            if !moved.is_empty() {
+                let body = json!({"action": action, "asset_ids": moved});
+                out.push(self.build(&GenRequest::json(body), &format!("{tag} start")));
+            }
+        }
+        out
     }
 
     /// Brings the live fixtures back in use: RESTORE those in the recycle bin, then ACTIVE all
@@ -397,6 +447,7 @@ impl Engine {
                 let x = self.observe(id, &format!("{tag} start")).await?;
                 before.push(self.state_of(&x).unwrap_or_else(|| ABSENT.to_string()));
             }
+            let fresh = self.fresh_to_start(live, &before, &tag);
             let (drawn, disjoint) = source.tree(&round).map_err(Interrupted::Failed)?.current();
             // Disjoint rounds give each fixture to one batch; overlapping ones keep the draw.
             let plans: Vec<(&str, Vec<String>)> = drawn
@@ -426,7 +477,12 @@ impl Engine {
                 let violations = self.judge(unit, &x, AuthMode::Valid, &Expect::Nothing, &label).await;
                 if !violations.is_empty() {
                     let steps = concurrent_lines(&plans, &[], &[], live, &before);
-                    return Ok(Some((Failure { steps, exchange: x, violations, expect: Expect::Nothing }, None)));
+                    // The batches sent at once with it, as far as they are known.
+                    let script =
+                        fresh.iter().cloned().chain(exchanges.iter().map(|x: &Exchange| x.request.clone())).collect();
+                    let failure =
+                        Failure { steps, script, at_once: true, exchange: x, violations, expect: Expect::Nothing };
+                    return Ok(Some((failure, None)));
                 }
                 exchanges.push(x);
             }
@@ -438,13 +494,14 @@ impl Engine {
             let actions: Vec<&str> = plans.iter().map(|(a, _)| *a).collect();
             // A service may apply batches a moment after answering them: states no order
             // explains are looked at again, for about 1.5 s, before they are a divergence.
-            let (mut after, mut last) = (Vec::new(), None);
+            let (mut after, mut last, mut looked) = (Vec::new(), None, Vec::new());
             for pause in [0u64, 100, 200, 400, 800] {
                 tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-                (after, last) = (Vec::new(), None);
+                (after, last, looked) = (Vec::new(), None, Vec::new());
                 for id in live {
                     let x = self.observe(id, &format!("{tag} end")).await?;
                     after.push(self.state_of(&x).unwrap_or_else(|| "no state".into()));
+                    looked.push(x.request.clone());
                     last = Some(x);
                 }
                 if explained(model, &before, &actions, &said, &after) {
@@ -467,7 +524,13 @@ impl Engine {
             let steps = concurrent_lines(&plans, &exchanges, &said, live, &before);
             let exchange = last.ok_or(Stopped)?;
             let expect = Expect::Nothing;
-            return Ok(Some((Failure { steps, exchange, violations: vec![violation], expect }, None)));
+            // The batches (sent at once in the run), then the lookups before the last.
+            let batches = exchanges.iter().map(|x| x.request.clone());
+            let script = fresh.into_iter().chain(batches).chain(looked.into_iter().take(live.len() - 1)).collect();
+            return Ok(Some((
+                Failure { steps, script, at_once: true, exchange, violations: vec![violation], expect },
+                None,
+            )));
         }
         Ok(None)
     }
@@ -489,7 +552,7 @@ impl Engine {
         let mut other = self.target.clone();
         other.project_id = super::made_up_id(self.seed, &unit.name, 0);
         let url = other.url(&self.contract.operation().path, &[]);
-        let mut steps = Vec::new();
+        let (mut steps, mut script) = (Vec::new(), self.fresh_to_start(live, &states, &tag));
         for (n, action) in ["UNACTIVE", "DELETE"].into_iter().enumerate() {
             let label = format!("{tag} {action}");
             let body = json!({"action": action, "asset_ids": live});
@@ -501,8 +564,9 @@ impl Engine {
             let expect = Expect::OtherProject { ids: live.to_vec() };
             let violations = self.judge(unit, &x, AuthMode::Valid, &expect, &label).await;
             if !violations.is_empty() {
-                return Ok(Some((Failure { steps, exchange: x, violations, expect }, None)));
+                return Ok(Some((Failure { steps, script, at_once: false, exchange: x, violations, expect }, None)));
             }
+            script.push(x.request.clone());
             for (k, id) in live.iter().enumerate() {
                 let found = self.fetch(id, &label).await?;
                 let why =
@@ -510,7 +574,10 @@ impl Engine {
                 let expect = Expect::State { id: id.clone(), allowed: vec![states[k].clone()], why };
                 let violations = self.judge(unit, &found, AuthMode::Valid, &expect, &label).await;
                 if !violations.is_empty() {
-                    return Ok(Some((Failure { steps, exchange: found, violations, expect }, None)));
+                    return Ok(Some((
+                        Failure { steps, script, at_once: false, exchange: found, violations, expect },
+                        None,
+                    )));
                 }
             }
         }
@@ -520,7 +587,7 @@ impl Engine {
 
 const INDENT: &str = "   ";
 
-/// `3. UNACTIVE ["f0", "bcf-…"] -> 200: "f0" SUCCESS` and its `curl` line below.
+/// `3. UNACTIVE ["f0", "bcf-…"] -> 200: "f0" SUCCESS` (its `curl` line is in the reproduction).
 fn step_line(n: usize, action: &str, ids: &[String], x: &Exchange, said: &[Said], watched: &[String]) -> String {
     let status = x.response().map(|r| r.status.to_string()).unwrap_or_else(|| "no answer".into());
     let outcomes: Vec<String> = watched
@@ -534,12 +601,11 @@ fn step_line(n: usize, action: &str, ids: &[String], x: &Exchange, said: &[Said]
         })
         .collect();
     let outcomes = if outcomes.is_empty() { String::new() } else { format!(": {}", outcomes.join(", ")) };
-    let curl = curl_line(&x.request, AuthMode::Valid).replace('\n', &format!("\n{INDENT}"));
-    format!("{n}. {action} {} -> {status}{outcomes}\n{INDENT}{curl}", crate::checks::id_list(ids))
+    format!("{n}. {action} {} -> {status}{outcomes}", crate::checks::id_list(ids))
 }
 
 /// The lines of a round of concurrent batches: the states before, then each batch (all sent at
-/// once) with what it said and its `curl` line.
+/// once) with what it said.
 fn concurrent_lines(
     plans: &[(&str, Vec<String>)],
     exchanges: &[Exchange],

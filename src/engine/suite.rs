@@ -9,7 +9,7 @@ use futures::stream::{self, StreamExt};
 
 use super::budget::Ending;
 use super::plan::{Settings, TargetSpec, Unit};
-use super::{Engine, Fixtures};
+use super::{Engine, Fixtures, PutBack, Snapshot};
 use crate::error::{Error, SetupError, Verdict};
 use crate::events::{Hub, RunEnd, TrialEnd};
 use crate::report::render::{Context, LocalServer};
@@ -42,6 +42,10 @@ pub struct Suite {
     pub hub: Arc<Hub>,
     /// Raised by Ctrl-C or SIGTERM (where the command listens): the run winds down and reports.
     pub interrupt: crate::interrupt::Interrupt,
+    /// The fixtures as the run found them (looked up before the first trial), and what putting
+    /// them back at its end did.
+    before: Mutex<Option<Snapshot>>,
+    put_back: Mutex<Option<PutBack>>,
 }
 
 impl Suite {
@@ -56,6 +60,8 @@ impl Suite {
             server: Mutex::new(None),
             hub: Arc::new(Hub::default()),
             interrupt: Default::default(),
+            before: Mutex::new(None),
+            put_back: Mutex::new(None),
         })
     }
 
@@ -120,6 +126,9 @@ impl Suite {
         engine.run.max_response_ms = s.max_response_ms;
         engine.events = self.hub.clone();
         engine.budget = super::Budget::start(s.limits).with_interrupt(self.interrupt.clone());
+        // Before any trial changes them: what the end of the run puts the fixtures back to.
+        let before = engine.snapshot(&s.kept_fixtures()).await;
+        *self.before.lock().unwrap_or_else(|e| e.into_inner()) = Some(before);
         Ok(engine)
     }
 
@@ -144,6 +153,7 @@ impl Suite {
             engine.prove_tested().await;
             ends
         });
+        self.put_back();
         // Past `--max-duration`, the work under way has finished: now the run stops, untestable.
         if let Some(Ending::OutOfTime(bound)) = engine.budget.ended() {
             engine.tally.stop(format!(
@@ -193,6 +203,15 @@ impl Suite {
         Ok(self.runtime.block_on(engine.run_unit(unit)))
     }
 
+    /// Undoes whatever the run changed of its fixtures (once, after every trial has ended, however
+    /// the run ended): the run's last requests.
+    pub fn put_back(&self) {
+        let Some(engine) = self.engine.get().and_then(|e| e.as_ref().ok()) else { return };
+        let Some(before) = self.before.lock().unwrap_or_else(|e| e.into_inner()).take() else { return };
+        let done = self.runtime.block_on(engine.put_back(&before));
+        *self.put_back.lock().unwrap_or_else(|e| e.into_inner()) = Some(done);
+    }
+
     /// The last word on whether the run tested anything (after every trial has run).
     pub fn prove_tested(&self) -> Option<String> {
         let engine = self.engine.get()?.as_ref().ok()?;
@@ -217,6 +236,7 @@ impl Suite {
                 _ => None,
             }),
             elapsed: engine.map(|e| e.tally.elapsed()).unwrap_or_default(),
+            put_back: self.put_back.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(PutBack::sentence),
             context: self.context(),
         }
     }

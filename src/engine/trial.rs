@@ -76,7 +76,7 @@ impl Engine {
                 let expect = expectation(e.expect, &case.name);
                 let label = format!("{}#0", unit.name);
                 let (exchange, violations) = self.send_and_judge(unit, &gen, &expect, &label).await?;
-                Ok(self.divergence(unit, violations, exchange, &expect, vec![]).into_iter().collect())
+                Ok(self.divergence(unit, violations, exchange, &expect, vec![], vec![]).into_iter().collect())
             }
             CaseBody::Sequence(s) => {
                 let fixtures = self.own_fixtures(&case.name, s.fixtures_needed())?;
@@ -198,6 +198,7 @@ impl Engine {
         exchange: Exchange,
         expect: &Expect,
         steps: Vec<String>,
+        script: Vec<Request>,
     ) -> Option<Divergence> {
         (!violations.is_empty()).then(|| Divergence {
             trial: unit.name.clone(),
@@ -205,6 +206,8 @@ impl Engine {
             exchange,
             seed: self.seed,
             steps,
+            script,
+            at_once: false,
             shrink: None,
             auth: AuthMode::Valid,
             expect: expect.clone(),

@@ -110,6 +110,9 @@ impl Html {
             out.push_str("</ul>\n");
         }
 
+        if let Some(put_back) = &end.put_back {
+            out.push_str(&format!("<p id=\"put-back\">{}</p>\n", e(put_back)));
+        }
         out.push_str("<h2>Per check</h2>\n<table id=\"checks\"><tr><th>check</th><th>result</th></tr>\n");
         let per_check = self.trials.per_check();
         for check in crate::checks::CHECKS {
@@ -175,7 +178,7 @@ impl Html {
             out.push_str(&format!("<h4>Response</h4><pre class=\"response\">{}</pre>\n", e(&response)));
             out.push_str(&format!(
                 "<h4>Reproduce with</h4><pre class=\"curl\">{}</pre>\n</section>\n",
-                e(&end.context.reproduce(&d.exchange.request, d.auth))
+                e(&end.context.reproduce_divergence(d))
             ));
         }
         out.push_str("</body></html>\n");

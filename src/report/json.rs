@@ -14,7 +14,7 @@ use super::trials::Trials;
 use crate::checks::{Expect, Violation};
 use crate::error::SetupError;
 use crate::events::{Event, Reporter, RunEnd, TrialEnd};
-use crate::exchange::Exchange;
+use crate::exchange::{Exchange, Request};
 use crate::generate::AuthMode;
 
 /// The value of `format`; bumped on any incompatible change.
@@ -45,6 +45,9 @@ pub struct JsonReport {
     /// Trials that did not run to their end because the run stopped or was interrupted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_run: Vec<String>,
+    /// What putting the fixtures back at the end of the run did (absent without fixtures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub put_back: Option<String>,
     pub skipped: Vec<Skipped>,
     /// Notes on the contract the target's answers bore out (where the page and the platform
     /// differ): not divergences.
@@ -80,16 +83,31 @@ pub struct Entry {
     /// For sequences: the steps before the failing one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<String>,
+    /// For sequences: every request the failure depends on, in the order sent, before
+    /// `exchange`'s (credentials removed; all were sent with valid ones). `replay` sends them
+    /// first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub script: Vec<Request>,
+    /// `script`'s batches were sent at once (concurrent batches): `replay` cannot send them so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub at_once: bool,
+    /// The reproduction: a script of `curl` lines (for a sequence, one per step, in order).
     pub curl: String,
 }
 
 impl Entry {
     /// The exchange as stored: credentials removed from the request.
     pub fn strip_credentials(mut exchange: Exchange) -> Exchange {
-        for h in CREDENTIAL_HEADERS {
-            exchange.request.headers.remove(h);
-        }
+        exchange.request = Entry::strip_request(exchange.request);
         exchange
+    }
+
+    /// A request as stored: credentials removed.
+    pub fn strip_request(mut request: Request) -> Request {
+        for h in CREDENTIAL_HEADERS {
+            request.headers.remove(h);
+        }
+        request
     }
 }
 
@@ -135,6 +153,7 @@ impl Json {
             interrupted: end.interrupted.clone(),
             ended_early: end.ended_early.clone(),
             contract_notes: end.contract_notes.clone(),
+            put_back: end.put_back.clone(),
             not_run: self
                 .trials
                 .rows()
@@ -164,7 +183,9 @@ impl Json {
                         expect: d.expect.clone(),
                         exchange: Entry::strip_credentials(d.exchange.clone()),
                         steps: d.steps.clone(),
-                        curl: end.context.reproduce(&d.exchange.request, d.auth),
+                        script: d.script.iter().map(|r| Entry::strip_request(r.clone())).collect(),
+                        at_once: d.at_once,
+                        curl: end.context.reproduce_divergence(d),
                     }
                 })
                 .collect(),
@@ -256,6 +277,7 @@ mod tests {
             stopped: None,
             interrupted: None,
             ended_early: None,
+            put_back: None,
             not_run: vec![],
             skipped: vec![],
             contract_notes: vec![],

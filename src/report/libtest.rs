@@ -82,6 +82,7 @@ pub fn gate() -> std::process::ExitCode {
     suite.hub.add(Box::new(Summary::with_coverage(coverage, &suite.settings.contract)));
     let conclusion = libtest_mimic::run(&args, trials(&suite));
     let stopped = if conclusion.num_passed + conclusion.num_failed > 0 { suite.prove_tested() } else { None };
+    suite.put_back();
     if let Err(e) = suite.hub.finish(&suite.run_end()) {
         eprintln!("batchconf suite: {e}");
     }

@@ -8,7 +8,8 @@ use serde_json::Value;
 
 use super::redact::redact_headers;
 use crate::checks::Violation;
-use crate::exchange::{Exchange, Headers, Outcome};
+use crate::exchange::{Exchange, Headers, Outcome, Request};
+use crate::generate::AuthMode;
 
 /// Bodies longer than this many characters are cut, with a note of how much was left out.
 pub const MAX_BODY_CHARS: usize = 2000;
@@ -116,41 +117,76 @@ pub const REPRODUCE_PORT: u16 = 8080;
 impl Context {
     /// The reproduction of a request sent with `auth`: a `curl` line, preceded for the bundled
     /// server by the lines that start the same server again.
-    pub fn reproduce(&self, req: &crate::exchange::Request, auth: crate::generate::AuthMode) -> String {
-        let Some(local) = &self.local else { return super::curl::curl_line(req, auth) };
-        let mut req = req.clone();
+    pub fn reproduce(&self, req: &Request, auth: AuthMode) -> String {
+        self.reproduce_steps(&[], req, auth, false)
+    }
+
+    /// The reproduction of a divergence: every request it depends on, in order.
+    pub fn reproduce_divergence(&self, d: &crate::engine::Divergence) -> String {
+        self.reproduce_steps(&d.script, &d.exchange.request, d.auth, d.at_once)
+    }
+
+    /// A script that shows a failure again from scratch: for the bundled server the lines that
+    /// start the same server again, then a `curl` line for each request of `before` (a
+    /// sequence's earlier steps, sent with valid credentials) in order, and the last one for
+    /// `req`, sent with `auth`. Runnable as it is by `sh`; credentials come from the reader's
+    /// environment (`$BATCHCONF_TOKEN`), never from the report. `at_once`: the run sent the
+    /// batches of `before` at once, which a script cannot (it says so).
+    pub fn reproduce_steps(&self, before: &[Request], req: &Request, auth: AuthMode, at_once: bool) -> String {
+        let mut lines: Vec<String> = Vec::new();
         let here = format!("http://127.0.0.1:{REPRODUCE_PORT}");
-        if let Some(rest) = req.url.strip_prefix(local.uri.as_str()) {
-            req.url = format!("{here}{rest}");
+        let moved = |r: &Request| {
+            let mut r = r.clone();
+            if let Some(rest) = self.local.as_ref().and_then(|l| r.url.strip_prefix(l.uri.as_str())) {
+                r.url = format!("{here}{rest}");
+            }
+            r
+        };
+        if let Some(local) = &self.local {
+            lines.push("# the same server again (it stopped with the run):".into());
+            lines.push(format!("export {var}=\"${{{var}:-bcf-local-token}}\"", var = super::curl::TOKEN_VAR));
+            lines.push(format!(
+                "batchconf serve --port {REPRODUCE_PORT} --token \"${}\"{} & sleep 1",
+                super::curl::TOKEN_VAR,
+                local.serve_flags
+            ));
         }
-        format!(
-            "# the same server again (it stopped with the run):\n\
-             export {var}=\"${{{var}:-bcf-local-token}}\"\n\
-             batchconf serve --port {REPRODUCE_PORT} --token \"${var}\"{flags} & sleep 1\n{curl}",
-            var = super::curl::TOKEN_VAR,
-            flags = local.serve_flags,
-            curl = super::curl::curl_line(&req, auth)
-        )
+        if !before.is_empty() {
+            // A fresh bundled server has its fixtures in use; a target's are the user's own.
+            let on = if self.local.is_some() {
+                ""
+            } else {
+                ", on the fixtures in use (`ACTIVED`) as the run had them, which it changes as the run did"
+            };
+            let order = if at_once {
+                "the batches the run sent at once, here one after another (which may not show what concurrency did), then the lookups"
+            } else {
+                "every step in order"
+            };
+            lines.push(format!("# {order} ({} requests){on}; the last shows the divergence:", before.len() + 1));
+        }
+        let curls = before.iter().map(|r| super::curl::curl_line(&moved(r), AuthMode::Valid));
+        for curl in curls.chain(std::iter::once(super::curl::curl_line(&moved(req), auth))) {
+            for line in curl.lines() {
+                // A note (the request was signed, say) is said once, not before every step.
+                if !(line.starts_with('#') && lines.iter().any(|l| l == line)) {
+                    lines.push(line.to_string());
+                }
+            }
+        }
+        lines.join("\n")
     }
 
     /// A divergence of a run as people read it, everywhere it is shown (terminal, JUnit, JSON),
     /// with the run's secrets masked whatever they hide in.
     pub fn divergence(&self, d: &crate::engine::Divergence) -> String {
-        // A stateful trial's steps carry `curl` lines too: they go to the same restarted server.
-        let steps: Vec<String> = match &self.local {
-            Some(local) => {
-                let (was, now) = (format!("'{}/", local.uri), format!("'http://127.0.0.1:{REPRODUCE_PORT}/"));
-                d.steps.iter().map(|s| s.replace(&was, &now)).collect()
-            }
-            None => d.steps.clone(),
-        };
         let text = render(&Failure {
             title: d.trial.clone(),
             violations: &d.violations,
             exchange: &d.exchange,
             seed: Some(d.seed),
-            reproduce: Some(self.reproduce(&d.exchange.request, d.auth)),
-            steps: &steps,
+            reproduce: Some(self.reproduce_divergence(d)),
+            steps: &d.steps,
             shrink: d.shrink,
         });
         self.redact(&text)
@@ -352,6 +388,13 @@ Reproduce with:
             exchange: x,
             seed: 7,
             steps: vec!["1. DELETE [\"f0\"] -> 200".into(), "2. look up \"f0\" -> \"DELETING\"".into()],
+            script: vec![crate::exchange::Request {
+                method: "POST".into(),
+                url: "http://127.0.0.1:41279/v1/p1/digital-assets/batch-action".into(),
+                headers: Headers(vec![("X-Batchconf-Case".into(), "sequence::restore-undoes-delete step 1".into())]),
+                body: br#"{"action":"DELETE","asset_ids":["f0"]}"#.to_vec(),
+            }],
+            at_once: false,
             shrink: Some((12, 3)),
             auth: crate::generate::AuthMode::Valid,
             expect: crate::checks::Expect::Nothing,

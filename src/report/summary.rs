@@ -77,6 +77,9 @@ impl Summary {
                 "INTERRUPTED by {signal}: no request was started after it, those in flight finished and fixtures were put back; what ran is reported, the rest was not run\n"
             ));
         }
+        if let Some(put_back) = &end.put_back {
+            out.push_str(&format!("{put_back}\n"));
+        }
         out.push_str(&format!("seed: {} (the same requests again: `--seed {}`)\n", end.seed, end.seed));
         let c = self.trials.counts();
         out.push_str(&format!("{} passed, {} failed, {} skipped", c.passed, c.failed, c.skipped));
