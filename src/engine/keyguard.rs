@@ -33,6 +33,15 @@ impl KeyGuard {
         has_aksk && mode.needs_aksk() && mode != AuthMode::ForeignAccessKey
     }
 
+    /// Might a request the run means to be valid still fail authentication with the run's access
+    /// key? One whose headers carry bytes outside ASCII (a negative case's `X-App-UserId` in Han,
+    /// say) may: gateways differ in how they read such a header for the signature (as UTF-8, as
+    /// Latin-1, or not at all), and several of them sent at once could lock the key before the
+    /// first refusal stops the run. So it waits for the guard's turn and counts as a failure.
+    pub fn risks_run_key(request: &crate::exchange::Request, mode: AuthMode, has_aksk: bool) -> bool {
+        has_aksk && mode == AuthMode::Valid && request.headers.0.iter().any(|(_, v)| !v.is_ascii())
+    }
+
     /// Waits for the guard's turn: the count of failures since the last valid request, to be
     /// reset by the holder once it has sent one.
     pub async fn turn(&self) -> MutexGuard<'_, u32> {
@@ -57,5 +66,19 @@ mod tests {
         assert!(!KeyGuard::fails_with_run_key(AuthMode::Missing, true));
         assert!(!KeyGuard::fails_with_run_key(AuthMode::WrongToken, true));
         assert!(!KeyGuard::fails_with_run_key(AuthMode::TamperedSignature, false));
+    }
+
+    #[test]
+    fn a_valid_request_with_a_header_outside_ascii_risks_the_key() {
+        let request = |value: &str| crate::exchange::Request {
+            method: "POST".into(),
+            url: "/v1/p/x".into(),
+            headers: crate::exchange::Headers(vec![("X-App-UserId".into(), value.into())]),
+            body: vec![],
+        };
+        assert!(KeyGuard::risks_run_key(&request("用户"), AuthMode::Valid, true));
+        assert!(!KeyGuard::risks_run_key(&request("user"), AuthMode::Valid, true));
+        assert!(!KeyGuard::risks_run_key(&request("用户"), AuthMode::Valid, false));
+        assert!(!KeyGuard::risks_run_key(&request("用户"), AuthMode::ForeignAccessKey, true));
     }
 }

@@ -302,9 +302,13 @@ impl Engine {
     /// Sends a request, authenticated as `mode` says (afresh on every retry). Nothing is sent once
     /// the run has stopped (the target cannot be tested); a run that is only winding down still
     /// sends what the work under way needs. A request meant to fail authentication with the run's
-    /// own access key waits for the [`super::KeyGuard`]'s turn, so the key is never locked.
+    /// own access key (or that might: [`super::KeyGuard::risks_run_key`]) waits for the
+    /// [`super::KeyGuard`]'s turn, so the key is never locked.
     pub(super) async fn send(&self, base: Request, mode: AuthMode) -> Result<Exchange, Stopped> {
-        if !super::KeyGuard::fails_with_run_key(mode, self.creds.aksk.is_some()) {
+        let has_aksk = self.creds.aksk.is_some();
+        if !super::KeyGuard::fails_with_run_key(mode, has_aksk)
+            && !super::KeyGuard::risks_run_key(&base, mode, has_aksk)
+        {
             return self.send_now(base, mode).await.map(|(x, _)| x);
         }
         let mut failures = self.keyguard.turn().await;
