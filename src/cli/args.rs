@@ -19,6 +19,10 @@ fn variant(name: &str) -> Result<Variant, String> {
     name.parse().map_err(|e: batchconf::error::SetupError| e.to_string())
 }
 
+fn rate_limit(text: &str) -> Result<batchconf::server::RateLimit, String> {
+    text.parse().map_err(|e: batchconf::error::SetupError| e.to_string())
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "batchconf",
@@ -190,6 +194,10 @@ pub struct ServeArgs {
     /// Make another conformant choice where the contract is silent (repeatable): see `batchconf list`.
     #[arg(long = "variant", value_name = "NAME", value_parser = variant)]
     pub variants: Vec<Variant>,
+    /// The gateway's rate limit, `N/s` or `N/min` (implies `--variant rate-limit`, whose default
+    /// is 1000/s): past it, 429 APIGW.0308 with no `Retry-After`.
+    #[arg(long, value_name = "N/s|N/min", value_parser = rate_limit)]
+    pub rate_limit: Option<batchconf::server::RateLimit>,
 }
 
 #[derive(Debug, Clone, Args)]

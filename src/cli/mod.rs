@@ -22,6 +22,7 @@ pub fn main() -> i32 {
             fixtures: args.fixtures,
             fault: args.fault,
             variants: args.variants,
+            rate_limit: args.rate_limit,
         }),
         Command::Validate(args) => batchconf::validate::validate(&args.files, args.schemas.as_deref()),
         Command::Replay(args) => replay(&ReplayOptions {

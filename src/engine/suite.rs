@@ -95,6 +95,7 @@ impl Suite {
                     fault: *fault,
                     variants: variants.clone(),
                     request_id_seed: Some(s.seed),
+                    rate_limit: None,
                     port: 0,
                     log: false,
                 };

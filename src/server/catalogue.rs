@@ -270,6 +270,14 @@ variants! {
         "a batch naming another project answers 200 with every id FAILED (no such asset there); lookups there 404";
     Lookup400Absent = "lookup-400-absent",
         "a lookup of an absent asset answers 400 (MSS.00000003) instead of 404";
+    RateLimit = "rate-limit",
+        "the API gateway's token bucket: past 1000 requests a second (`serve --rate-limit N/s` or `N/min`), 429 APIGW.0308 with no `Retry-After`";
+    ThrottleRetryAfter = "throttle-retry-after",
+        "one request in 25 is answered 429 (APIGW.0308) with `Retry-After: 1`";
+    LaggingLookup = "lagging-lookup",
+        "lookups are served by a replica: they show the state as it was 300 ms earlier (read-your-writes is not promised)";
+    AtomicBatches = "atomic-batches",
+        "all-or-nothing batches: when any id fails, nothing is done and every id is FAILED (with `error_info`)";
 }
 
 impl Fault {

@@ -42,6 +42,7 @@ pub(crate) struct Shared {
     /// Requests received so far; `late-server-errors` and the rotation go by it.
     pub received: AtomicU64,
     pub rotation: super::rotate::Rotation,
+    pub throttle: super::throttle::Throttle,
 }
 
 /// The catch-all responder mounted on the wiremock server (and, through [`super::InMemory`],
@@ -76,6 +77,10 @@ impl Router {
         Ok(Router(std::sync::Arc::new(Shared {
             store: Store::seeded(&config.fixtures),
             credentials: Credentials { tokens: config.tokens, aksk: config.aksk },
+            throttle: super::throttle::Throttle::new(
+                &Behaviour::new(config.fault, &config.variants),
+                config.rate_limit,
+            ),
             behaviour: Behaviour::new(config.fault, &config.variants),
             log: config.log,
             request_ids: RequestIds::new(config.request_id_seed),
@@ -116,13 +121,15 @@ struct Reply {
     body: Value,
     delay: Option<Duration>,
     allow: Option<&'static str>,
+    /// Seconds for a `Retry-After` header.
+    retry_after: Option<u64>,
     /// Why, for the log line only (auth refusals say nothing more than "Unauthorized").
     note: Option<String>,
 }
 
 impl Reply {
     fn new(status: u16, body: Value) -> Reply {
-        Reply { status, body, delay: None, allow: None, note: None }
+        Reply { status, body, delay: None, allow: None, retry_after: None, note: None }
     }
 
     fn error(status: u16, code: &str, msg: impl Into<String>) -> Reply {
@@ -150,6 +157,12 @@ impl Respond for Router {
 
 impl Router {
     fn route(&self, req: &Incoming) -> Reply {
+        // The gateway throttles before anything else is looked at.
+        if let Some(t) = self.0.throttle.check(Instant::now()) {
+            let mut reply = Reply::error(429, super::throttle::THROTTLED_CODE, t.message);
+            reply.retry_after = t.retry_after_s;
+            return reply;
+        }
         if path_params(BATCH_PATH, &req.path).is_some() {
             if req.method != "POST" {
                 return method_not_allowed(req, "POST");
@@ -234,7 +247,11 @@ impl Router {
         if foreign && !behaviour.broken(Fault::StoreIgnoresProject) && !behaviour.chose(Variant::PerProjectNamespaces) {
             return Reply::error(400, "MSS.00000001", "Unauthorized");
         }
-        let found = if foreign && behaviour.chose(Variant::PerProjectNamespaces) { None } else { self.0.store.get(id) };
+        let found = if foreign && behaviour.chose(Variant::PerProjectNamespaces) {
+            None
+        } else {
+            self.0.store.seen(id, behaviour)
+        };
         match found {
             Some(asset) => {
                 Reply::new(200, json!({ "asset_id": id, "asset_state": asset.state.name(), "shared": asset.shared }))
@@ -259,7 +276,8 @@ impl Router {
             }
         }
         let extra = behaviour.chose(Variant::ExtraFields);
-        if extra {
+        // Gateway bodies carry the request id.
+        if extra || reply.status == 429 {
             if let Some(body) = reply.body.as_object_mut() {
                 body.insert("request_id".into(), Value::String(request_id.clone()));
             }
@@ -280,6 +298,9 @@ impl Router {
         }
         if let Some(allow) = reply.allow {
             headers.push(("Allow", allow.to_string()));
+        }
+        if let Some(seconds) = reply.retry_after {
+            headers.push(("Retry-After", seconds.to_string()));
         }
         if reply.status == 200 && behaviour.broken(Fault::Slow) {
             reply.delay = Some(reply.delay.unwrap_or_default() + SLOW_DELAY);
