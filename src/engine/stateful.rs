@@ -282,7 +282,7 @@ impl Engine {
     }
 
     /// What a batch's answer says about `id`.
-    fn said(&self, x: &Exchange, id: &str, ids: &[String]) -> Said {
+    pub(super) fn said(&self, x: &Exchange, id: &str, ids: &[String]) -> Said {
         if !ids.iter().any(|i| i == id) {
             return Said::Untouched;
         }
