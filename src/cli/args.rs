@@ -132,6 +132,11 @@ pub struct RunArgs {
     /// Send at most this many requests per second (for endpoints with quotas).
     #[arg(long)]
     pub rate: Option<f64>,
+    /// How long a lookup may lag behind a batch (replicas: read-your-writes is not promised).
+    /// After a batch, a state not yet what the answer said is looked up again until then; only
+    /// then is it a divergence
+    #[arg(long, default_value_t = 2000, value_name = "MS")]
+    pub settle_ms: u64,
     /// Existing asset ids of the target the run may act on (comma-separated, or `@FILE` with one
     /// id per line); for `--target` only (the bundled server makes its own).
     #[arg(long, value_name = "ID,ID,…|@FILE")]

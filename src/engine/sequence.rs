@@ -68,7 +68,7 @@ impl Engine {
                         _ => (states.clone(), why.clone()),
                     };
                     let (states, why) = (&states, &why);
-                    let Some(x) = self.settled_lookup(&id, &label, states).await else {
+                    let Some(x) = self.settled_lookup(&id, &label, states, self.settle).await else {
                         done.push(format!("{}. (no lookup in the contract: cannot observe {id:?})", n + 1));
                         continue;
                     };

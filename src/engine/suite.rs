@@ -117,6 +117,7 @@ impl Suite {
             .with_transport(s.transport.timeout, s.transport.concurrency);
         engine.examples = s.examples;
         engine.shrink_budget = s.shrink_budget;
+        engine.settle = s.settle;
         engine.run.max_response_ms = s.max_response_ms;
         engine.events = self.hub.clone();
         engine.budget = super::Budget::start(s.limits).with_interrupt(self.interrupt.clone());
