@@ -210,6 +210,7 @@ impl Suite {
             sent,
             throttled,
             judged,
+            throttling: engine.map(|e| e.sender.pace()).unwrap_or_default(),
             stopped: engine.and_then(|e| e.tally.stopped().map(str::to_string)),
             ended_early: engine.and_then(|e| e.tally.verdict_early().map(str::to_string)),
             interrupted: engine.and_then(|e| match e.budget.ended() {

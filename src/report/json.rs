@@ -45,6 +45,12 @@ pub struct JsonReport {
     /// Trials that did not run to their end because the run stopped or was interrupted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_run: Vec<String>,
+    /// Answers 429 (throttled), each retried and none judged.
+    #[serde(default)]
+    pub throttled_answers: u64,
+    /// The rate the target let through once it throttled, in requests a second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_rate: Option<f64>,
     pub skipped: Vec<Skipped>,
     pub divergences: Vec<Entry>,
     /// What the run exercised (see [`super::coverage`]); absent in reports written without it.
@@ -136,6 +142,8 @@ impl Json {
                 .filter(|r| matches!(r.end, Some(TrialEnd::Stopped) | None))
                 .map(|r| r.name.clone())
                 .collect(),
+            throttled_answers: end.throttling.answers,
+            allowed_rate: end.throttling.allowed_rate,
             skipped: self
                 .trials
                 .rows()
@@ -252,6 +260,8 @@ mod tests {
             interrupted: None,
             ended_early: None,
             not_run: vec![],
+            throttled_answers: 0,
+            allowed_rate: None,
             skipped: vec![],
             divergences: vec![],
             coverage: None,
