@@ -399,7 +399,7 @@ impl Engine {
             let state = match state {
                 Some(s) => s,
                 None => {
-                    let x = self.observe(id, &format!("{tag} start")).await?;
+                    let x = self.observe(id, &format!("{tag} prepare look again")).await?;
                     self.state_of(&x).unwrap_or_else(|| ABSENT.to_string())
                 }
             };
