@@ -17,9 +17,14 @@ fn fixtures() -> String {
 }
 
 /// Runs the whole suite against `serve --variant VARIANT`, authenticating the way `creds` says.
+/// The gateway's limit is 200/s here: low enough that even a debug build meets it for seconds.
 fn whole_suite(variant: &str, creds: &[&str]) -> String {
     let fixtures = fixtures();
-    let server = Serve::start(TOKEN, &["--ak", AK, "--sk", SK, "--fixtures", &fixtures, "--variant", variant]);
+    let mut args = vec!["--ak", AK, "--sk", SK, "--fixtures", &fixtures, "--variant", variant];
+    if variant == "rate-limit" {
+        args.extend(["--rate-limit", "200/s"]);
+    }
+    let server = Serve::start(TOKEN, &args);
     let out = batchconf()
         .args(["run", "--target", &server.url, "--project-id", "p1", "--fixture-assets", &fixtures, "--seed", "7"])
         .args(creds)
