@@ -77,6 +77,8 @@ pub struct RunEnd {
     pub sent: u64,
     pub throttled: u64,
     pub judged: u64,
+    /// How the target throttled the run: 429 answers (retried) and the rate it let through.
+    pub throttling: crate::send::Throttling,
     /// Why the run stopped early: the target cannot be tested.
     pub stopped: Option<String>,
     /// The signal that interrupted the run (`SIGINT (Ctrl-C)`, `SIGTERM`), if one did: what was

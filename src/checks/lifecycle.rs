@@ -13,13 +13,13 @@ pub const ABSENT: &str = "$absent";
 
 fn run(ctx: &Context) -> Vec<Violation> {
     match ctx.expect {
-        Expect::Outcome { ids, status, why } => outcome(ctx, ids, status, why),
+        Expect::Outcome { ids, status, why, or_failed } => outcome(ctx, ids, status, why, *or_failed),
         Expect::State { id, allowed, why } => state(ctx, id, allowed, why),
         _ => vec![],
     }
 }
 
-fn outcome(ctx: &Context, ids: &[String], status: &str, why: &str) -> Vec<Violation> {
+fn outcome(ctx: &Context, ids: &[String], status: &str, why: &str, or_failed: bool) -> Vec<Violation> {
     let Some(resp) = ctx.response() else { return vec![] };
     if resp.status != 200 {
         return vec![Violation::new(
@@ -30,15 +30,17 @@ fn outcome(ctx: &Context, ids: &[String], status: &str, why: &str) -> Vec<Violat
         )];
     }
     let spec = ctx.contract.batch();
-    let wrong: Vec<String> =
-        ids.iter().filter(|id| !ctx.statuses_naming(id).contains(&Some(status))).cloned().collect();
+    let failed = spec.failed_status.as_str();
+    let fits = |s: &Option<&str>| *s == Some(status) || (or_failed && *s == Some(failed));
+    let wrong: Vec<String> = ids.iter().filter(|id| !ctx.statuses_naming(id).iter().any(fits)).cloned().collect();
     if wrong.is_empty() {
         return vec![];
     }
+    let groups = if or_failed { format!("a `{status}` or `{failed}` group") } else { format!("a `{status}` group") };
     vec![Violation::new(
         CHECK.name,
         ctx.body_at(&spec.groups),
-        format!("{} in a `{status}` group, because {why}", id_list(ids)),
+        format!("{} in {groups}, because {why}", id_list(ids)),
         format!("{} not in such a group", id_list(&wrong)),
     )]
 }
@@ -77,9 +79,19 @@ mod tests {
 
     #[test]
     fn outcome_expectations() {
-        let expect = Expect::Outcome { ids: vec!["a".into()], status: "SUCCESS".into(), why: "it was deleted".into() };
+        let expect = Expect::Outcome {
+            ids: vec!["a".into()],
+            status: "SUCCESS".into(),
+            why: "it was deleted".into(),
+            or_failed: false,
+        };
         assert!(judge_with("lifecycle", &good(), &expect).is_empty());
-        let expect = Expect::Outcome { ids: vec!["b".into()], status: "SUCCESS".into(), why: "it was deleted".into() };
+        let expect = Expect::Outcome {
+            ids: vec!["b".into()],
+            status: "SUCCESS".into(),
+            why: "it was deleted".into(),
+            or_failed: false,
+        };
         assert_eq!(failing(&good(), &expect), ["lifecycle"]);
     }
 

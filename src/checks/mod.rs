@@ -127,8 +127,16 @@ pub enum Expect {
     Rejected { rule: String },
     /// Missing or failed credentials: rejected as the contract says.
     Unauthenticated { how: String },
-    /// In a sequence: these ids are reported in a group with this `ret_status`.
-    Outcome { ids: Vec<String>, status: String, why: String },
+    /// In a sequence: these ids are reported in a group with this `ret_status`; with `or_failed`,
+    /// each may be in the FAILED group instead (another id of the batch fails, and the contract is
+    /// silent on all-or-nothing batches: see [`crate::engine::model::Model::may_fail_with`]).
+    Outcome {
+        ids: Vec<String>,
+        status: String,
+        why: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        or_failed: bool,
+    },
     /// In a sequence, on an asset lookup: the asset is in one of these states
     /// (`$absent`: the lookup may answer "not found").
     State { id: String, allowed: Vec<String>, why: String },

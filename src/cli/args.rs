@@ -19,6 +19,10 @@ fn variant(name: &str) -> Result<Variant, String> {
     name.parse().map_err(|e: batchconf::error::SetupError| e.to_string())
 }
 
+fn rate_limit(text: &str) -> Result<batchconf::server::RateLimit, String> {
+    text.parse().map_err(|e: batchconf::error::SetupError| e.to_string())
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "batchconf",
@@ -130,6 +134,11 @@ pub struct RunArgs {
     /// Send at most this many requests per second (for endpoints with quotas).
     #[arg(long)]
     pub rate: Option<f64>,
+    /// How long a lookup may lag behind a batch (replicas: read-your-writes is not promised).
+    /// After a batch, a state not yet what the answer said is looked up again until then; only
+    /// then is it a divergence
+    #[arg(long, default_value_t = 2000, value_name = "MS")]
+    pub settle_ms: u64,
     /// Existing asset ids of the target the run may act on (comma-separated, or `@FILE` with one
     /// id per line); for `--target` only (the bundled server makes its own).
     #[arg(long, value_name = "ID,ID,…|@FILE")]
@@ -199,6 +208,10 @@ pub struct ServeArgs {
     /// Tokens expire after letting in this many requests (rehearses credentials lost mid-run).
     #[arg(long, value_name = "N")]
     pub token_ttl_requests: Option<u64>,
+    /// The gateway's rate limit, `N/s` or `N/min` (implies `--variant rate-limit`, whose default
+    /// is 1000/s): past it, 429 APIGW.0308 with no `Retry-After`.
+    #[arg(long, value_name = "N/s|N/min", value_parser = rate_limit)]
+    pub rate_limit: Option<batchconf::server::RateLimit>,
 }
 
 /// A platform `serve --platform` can stand for.

@@ -23,6 +23,7 @@ pub fn main() -> i32 {
             fixtures: args.fixtures,
             fault: args.fault,
             token_ttl_requests: args.token_ttl_requests,
+            rate_limit: args.rate_limit,
         }),
         Command::Validate(args) => batchconf::validate::validate(&args.files, args.schemas.as_deref()),
         Command::Replay(args) => replay(&ReplayOptions {

@@ -23,6 +23,7 @@ fn options(a: RunArgs) -> RunOptions {
         timeout: Duration::from_millis(a.timeout_ms),
         max_response_ms: a.max_response_ms,
         rate: a.rate,
+        settle: Duration::from_millis(a.settle_ms),
         fixture_assets: a.fixture_assets,
         allow_destructive: a.allow_destructive,
         dry_run: a.dry_run,

@@ -80,6 +80,12 @@ pub struct Engine {
     pub concurrency: usize,
     /// Time spent shrinking one divergence at most.
     pub shrink_budget: Duration,
+    /// How long a lookup may lag behind a batch (read-your-writes is not promised): a state not
+    /// yet what the answer said is looked up again until then.
+    pub settle: Duration,
+    /// The longest a lookup was seen to lag so far (ms): while shrinking, a lookup is given a
+    /// little more than that instead of the whole `settle` (see `settled_lookup`).
+    pub lag_seen: std::sync::atomic::AtomicU64,
     pub fixtures: Fixtures,
     pub tally: Tally,
     pub events: Arc<dyn Sink>,
@@ -113,6 +119,8 @@ impl Engine {
             examples: 100,
             concurrency: 8,
             shrink_budget: Duration::from_secs(30),
+            settle: plan::DEFAULT_SETTLE,
+            lag_seen: 0.into(),
             fixtures,
             tally: Tally::new(Duration::from_secs(10), 8, refused_with).with_contract(contract_for_tally),
             events: Arc::new(Discard),

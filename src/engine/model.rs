@@ -4,6 +4,12 @@
 //! them all (RESTORE brings an asset back in any live state; an action the contract says nothing
 //! about for a state may answer SUCCESS or FAILED, the state unchanged or moved as the action
 //! says; a lookup of an absent asset may answer any of the manifest's absent statuses).
+//!
+//! The contract is silent on whether a batch is applied id by id or all or nothing, so both
+//! conform ([`Model::may_fail_with`]): in a batch where some id fails, an id that would have
+//! succeeded may be FAILED (nothing done, its state unchanged) or SUCCESS (its state moved). A
+//! batch in which every id allows the action must succeed for every id. Either way what the
+//! answer said and the states looked up afterwards must agree: [`Model::next`] follows the answer.
 
 use std::collections::BTreeSet;
 
@@ -61,6 +67,28 @@ impl Model {
 
     pub fn is_gone(&self, state: &str) -> bool {
         self.gone.contains(state)
+    }
+
+    /// May an id whose state allows the action be answered FAILED? Only where another id of the
+    /// same batch fails (`others_fail`): an all-or-nothing batch then does nothing at all.
+    pub fn may_fail_with(&self, others_fail: bool) -> bool {
+        others_fail
+    }
+
+    /// The states an asset may be in after `action`, from the states it may be in before
+    /// (`None`: not known), given what the batch said about it; `None` when that is not known.
+    pub fn follow(&self, before: Option<&[String]>, action: &str, said: Said) -> Option<Vec<String>> {
+        match before {
+            Some(states) => {
+                let mut out: Vec<String> = states.iter().flat_map(|s| self.next(s, action, said)).collect();
+                out.sort();
+                out.dedup();
+                Some(out)
+            }
+            // From an unknown state, only a promise says where the asset is now.
+            None if said == Said::Success => self.lifecycle.after.get(action).cloned(),
+            None => None,
+        }
     }
 
     /// The states an asset seen in `state` may be seen in after `action`, given what the batch
@@ -147,5 +175,16 @@ pub(super) mod tests {
         assert_eq!(m.next("UNACTIVED", "SHARE", Said::Success), v(&["UNACTIVED"]));
         assert_eq!(m.next("UNACTIVED", "ACTIVE", Said::Unknown), v(&["ACTIVED", "UNACTIVED"]));
         assert_eq!(m.next("UNACTIVED", "ACTIVE", Said::Untouched), v(&["UNACTIVED"]));
+    }
+
+    #[test]
+    fn an_all_or_nothing_batch_that_failed_left_the_state_as_it_was() {
+        let m = model();
+        assert!(m.may_fail_with(true) && !m.may_fail_with(false));
+        let actived = v(&["ACTIVED"]);
+        assert_eq!(m.follow(Some(&actived), "UNACTIVE", Said::Failed), Some(actived.clone()));
+        assert_eq!(m.follow(Some(&actived), "UNACTIVE", Said::Success), Some(v(&["UNACTIVED"])));
+        assert_eq!(m.follow(None, "ACTIVE", Said::Success), Some(actived));
+        assert_eq!(m.follow(None, "UNACTIVE", Said::Failed), None);
     }
 }

@@ -68,6 +68,10 @@ impl std::fmt::Debug for Access {
 
 /// What a run was asked to do, typed but not yet checked: the command line fills it from flags,
 /// the `cargo test` gate from its environment.
+/// How long a lookup may lag behind a batch by default: replicas of large services are
+/// usually well under a second behind.
+pub const DEFAULT_SETTLE: Duration = Duration::from_millis(2000);
+
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub target: Option<String>,
@@ -80,6 +84,8 @@ pub struct RunOptions {
     pub timeout: Duration,
     pub max_response_ms: Option<u64>,
     pub rate: Option<f64>,
+    /// How long a lookup may lag behind a batch before the state it shows is a divergence.
+    pub settle: Duration,
     pub fixture_assets: Option<String>,
     pub allow_destructive: bool,
     pub dry_run: bool,
@@ -105,6 +111,7 @@ impl Default for RunOptions {
             timeout: Duration::from_secs(10),
             max_response_ms: None,
             rate: None,
+            settle: DEFAULT_SETTLE,
             fixture_assets: None,
             allow_destructive: false,
             dry_run: false,
@@ -136,6 +143,8 @@ pub struct Settings {
     pub transport: TransportConfig,
     pub max_response_ms: Option<u64>,
     pub shrink_budget: Duration,
+    /// How long a lookup may lag behind a batch (`--settle-ms`).
+    pub settle: Duration,
     pub dry_run: bool,
     pub junit: Option<PathBuf>,
     pub report_json: Option<PathBuf>,
@@ -289,6 +298,7 @@ impl Settings {
             },
             max_response_ms: o.max_response_ms,
             shrink_budget: Duration::from_secs(30),
+            settle: o.settle,
             dry_run: o.dry_run,
             junit: o.junit.clone(),
             report_json: o.report_json.clone(),

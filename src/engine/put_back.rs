@@ -204,7 +204,7 @@ impl Engine {
         let allowed: Vec<String> =
             lifecycle.states.iter().filter(|s| **s == was.state || (restored && model.is_live(s))).cloned().collect();
         let label = format!("{LABEL} look up");
-        let x = self.settled_lookup(&was.id, &label, &allowed).await?.ok()?;
+        let x = self.settled_lookup(&was.id, &label, &allowed, self.settle).await?.ok()?;
         self.tally.observe(&x, AuthMode::Valid);
         self.seen(&x)
     }

@@ -83,9 +83,9 @@ impl Engine {
         // Whatever happened, the live fixtures are left in use (ACTIVED) for the next trial that
         // shares them (a sequence starts from a live asset); the end of the run puts them back
         // as they were before it (`put_back`).
-        let restored = self.make_live(unit, &model, live, &format!("{} restore", unit.name)).await;
+        let restored = self.make_live(&model, live, &format!("{} restore", unit.name), self.settle).await;
         let found = found?;
-        restored?;
+        restored.map_err(|_| Interrupted::Stopped)?;
         Ok(found
             .map(|(f, shrink)| Divergence {
                 trial: unit.name.clone(),
@@ -132,7 +132,9 @@ impl Engine {
                 break;
             }
             let mut tree = source.tree(&strategy).map_err(Interrupted::Failed)?;
-            let Some(first) = self.run_ops(unit, model, live, reserved, &tree.current(), &mut attempt, n).await? else {
+            let Some(first) =
+                self.run_ops(unit, model, live, reserved, &tree.current(), &mut attempt, n, false).await?
+            else {
                 continue;
             };
             // Shrink: drop and simplify operations while the same check still fails.
@@ -142,7 +144,7 @@ impl Engine {
             let mut more = tree.simplify();
             while more && started.elapsed() < self.shrink_budget && tries < MAX_SHRINK_TRIES && !self.winding_down() {
                 tries += 1;
-                match self.run_ops(unit, model, live, reserved, &tree.current(), &mut attempt, n).await? {
+                match self.run_ops(unit, model, live, reserved, &tree.current(), &mut attempt, n, true).await? {
                     Some(f) if f.violations.iter().any(|v| v.check == check) => {
                         kept += 1;
                         best = f;
@@ -180,7 +182,9 @@ impl Engine {
         ops: &[Op],
         attempt: &mut usize,
         sequence: u32,
+        shrinking: bool,
     ) -> Result<Option<Failure>, Stopped> {
+        let within = self.settle_within(shrinking);
         let tag = format!("{} seq {sequence} try {}", unit.name, *attempt);
         *attempt += 1;
         // The first reserved fixture not yet destroyed, so each try starts from a live one while
@@ -195,12 +199,7 @@ impl Engine {
         }
         let watched: Vec<String> = live.iter().cloned().chain(spare.clone()).collect();
         // The spare too, unless an earlier try destroyed it for good.
-        self.make_live(unit, model, &watched, &tag).await.map_err(|_| Stopped)?;
-        let mut states = Vec::new();
-        for id in &watched {
-            let x = self.observe(id, &format!("{tag} start")).await?;
-            states.push(self.state_of(&x).unwrap_or_else(|| ABSENT.to_string()));
-        }
+        let mut states = self.make_live(model, &watched, &tag, within).await?;
         let start: Vec<String> = watched.iter().zip(&states).map(|(id, s)| format!("{id:?} {s}")).collect();
         let mut steps = vec![format!("0. looked up: {}", start.join(", "))];
         let mut script = self.fresh_to_start(&watched, &states, &tag);
@@ -221,7 +220,7 @@ impl Engine {
             ids.extend((0..made_up).map(|j| super::made_up_id(self.seed, &unit.name, i * 10 + j)));
             let label = format!("{tag} step {}", i + 1);
             match self
-                .step(unit, model, action, &ids, &watched, &mut states, &label, i + 1, &mut steps, &mut script)
+                .step(unit, model, action, &ids, &watched, &mut states, &label, i + 1, &mut steps, &mut script, within)
                 .await?
             {
                 None => {}
@@ -245,6 +244,7 @@ impl Engine {
         number: usize,
         steps: &mut Vec<String>,
         script: &mut Vec<Request>,
+        within: std::time::Duration,
     ) -> Result<Option<Failure>, Stopped> {
         let body = json!({"action": action, "asset_ids": ids});
         let x = self.send(self.build(&GenRequest::json(body), label), AuthMode::Valid).await?;
@@ -263,10 +263,12 @@ impl Engine {
             }));
         }
         script.push(x.request.clone());
-        // Judged below, which counts them; a state not yet allowed is looked at again a moment
-        // later (`settled_lookup`), as a service may apply a batch just after answering it.
+        // Judged below, which counts them; a state not yet allowed is looked at again until
+        // `within` (`settled_lookup`): a service may apply a batch just after answering it, and a
+        // lookup may be served by a replica behind it.
         let allowed: Vec<Vec<String>> = (0..watched.len()).map(|k| model.next(&states[k], action, said[k])).collect();
-        let looked = join_all(watched.iter().zip(&allowed).map(|(id, ok)| self.settled_lookup(id, label, ok))).await;
+        let looked =
+            join_all(watched.iter().zip(&allowed).map(|(id, ok)| self.settled_lookup(id, label, ok, within))).await;
         for (k, found) in looked.into_iter().enumerate() {
             let found = found.ok_or(Stopped)??;
             let allowed = allowed[k].clone();
@@ -310,7 +312,7 @@ impl Engine {
     }
 
     /// What a batch's answer says about `id`.
-    fn said(&self, x: &Exchange, id: &str, ids: &[String]) -> Said {
+    pub(super) fn said(&self, x: &Exchange, id: &str, ids: &[String]) -> Said {
         if !ids.iter().any(|i| i == id) {
             return Said::Untouched;
         }
@@ -384,10 +386,20 @@ impl Engine {
         out
     }
 
-    /// Brings the live fixtures back in use: RESTORE those in the recycle bin, then ACTIVE all
-    /// that are not ACTIVED. Counted, not judged (the trials judge what they do themselves).
-    async fn make_live(&self, unit: &Unit, model: &Model, live: &[String], tag: &str) -> Result<(), Interrupted> {
-        let _ = unit;
+    /// Brings the live fixtures back in use and gives their states once settled. RESTORE goes
+    /// to those a lookup shows in the recycle bin, then ACTIVE to every one that is not gone,
+    /// ACTIVED or not: a lookup may lag behind, the answer says for sure. Each is then looked up
+    /// until it shows what the answer said (or `within` passes). Where the answer leaves it open
+    /// (ACTIVE not SUCCESS, a lookup without a state), the lag seen so far is waited out once
+    /// and the asset looked up again. Counted, not judged (the trials judge what they do
+    /// themselves).
+    async fn make_live(
+        &self,
+        model: &Model,
+        live: &[String],
+        tag: &str,
+        within: std::time::Duration,
+    ) -> Result<Vec<String>, Stopped> {
         let mut seen = Vec::new();
         for id in live {
             let x = self.observe(id, &format!("{tag} prepare")).await?;
@@ -398,9 +410,9 @@ impl Engine {
         };
         let in_bin = pick(&|s| model.in_bin(s));
         // Nothing brings a gone asset back: those are left as they are.
-        let not_active = pick(&|s| (model.is_live(s) || model.in_bin(s)) && s != "ACTIVED");
-        let touched: Vec<String> = not_active.clone();
-        for (action, ids) in [(RESTORE, in_bin), ("ACTIVE", not_active)] {
+        let not_gone = pick(&|s| model.is_live(s) || model.in_bin(s));
+        let mut said = vec![Said::Untouched; live.len()];
+        for (action, ids) in [(RESTORE, in_bin), ("ACTIVE", not_gone)] {
             if ids.is_empty() {
                 continue;
             }
@@ -408,21 +420,41 @@ impl Engine {
             let body = json!({"action": action, "asset_ids": ids});
             let x = self.send(self.build(&GenRequest::json(body), &label), AuthMode::Valid).await?;
             self.tally.observe(&x, AuthMode::Valid);
-        }
-        // A service may apply those a moment after answering: the trial starts from what settles.
-        let live_states: Vec<String> = self
-            .contract
-            .manifest
-            .lifecycle
-            .as_ref()
-            .map(|l| l.states.iter().filter(|s| model.is_live(s)).cloned().collect())
-            .unwrap_or_default();
-        for id in &touched {
-            if let Some(x) = self.settled_lookup(id, &format!("{tag} prepare settle"), &live_states).await {
-                self.tally.observe(&x?, AuthMode::Valid);
+            if action == "ACTIVE" {
+                said = live.iter().map(|id| self.said(&x, id, &ids)).collect();
             }
         }
-        Ok(())
+        let active: Vec<String> =
+            self.contract.manifest.lifecycle.as_ref().and_then(|l| l.after.get("ACTIVE").cloned()).unwrap_or_default();
+        let mut states: Vec<Option<String>> = vec![None; live.len()];
+        for (k, id) in live.iter().enumerate() {
+            let allowed = match (said[k], &seen[k]) {
+                (Said::Success, _) => active.clone(),
+                // Gone for good: a lookup cannot show it otherwise.
+                (Said::Untouched, Some(s)) => vec![s.clone()],
+                _ => continue,
+            };
+            if let Some(x) = self.settled_lookup(id, &format!("{tag} prepare settle"), &allowed, within).await {
+                let x = x?;
+                self.tally.observe(&x, AuthMode::Valid);
+                states[k] = self.state_of(&x).filter(|s| allowed.contains(s));
+            }
+        }
+        if states.iter().any(Option::is_none) {
+            tokio::time::sleep(self.lag_bound().min(within)).await;
+        }
+        let mut out = Vec::new();
+        for (id, state) in live.iter().zip(states) {
+            let state = match state {
+                Some(s) => s,
+                None => {
+                    let x = self.observe(id, &format!("{tag} prepare look again")).await?;
+                    self.state_of(&x).unwrap_or_else(|| ABSENT.to_string())
+                }
+            };
+            out.push(state);
+        }
+        Ok(out)
     }
 
     async fn concurrent(
@@ -441,12 +473,8 @@ impl Engine {
                 break;
             }
             let tag = format!("{} round {r}", unit.name);
-            self.make_live(unit, model, live, &tag).await?;
-            let mut before = Vec::new();
-            for id in live {
-                let x = self.observe(id, &format!("{tag} start")).await?;
-                before.push(self.state_of(&x).unwrap_or_else(|| ABSENT.to_string()));
-            }
+            // The states the round starts from, confirmed settled (a lookup may lag behind).
+            let before = self.make_live(model, live, &tag, self.settle).await?;
             let fresh = self.fresh_to_start(live, &before, &tag);
             let (drawn, disjoint) = source.tree(&round).map_err(Interrupted::Failed)?.current();
             // Disjoint rounds give each fixture to one batch; overlapping ones keep the draw.
@@ -492,11 +520,14 @@ impl Engine {
                 .map(|((_, ids), x)| live.iter().map(|id| self.said(x, id, ids)).collect())
                 .collect();
             let actions: Vec<&str> = plans.iter().map(|(a, _)| *a).collect();
-            // A service may apply batches a moment after answering them: states no order
-            // explains are looked at again, for about 1.5 s, before they are a divergence.
-            let (mut after, mut last, mut looked) = (Vec::new(), None, Vec::new());
-            for pause in [0u64, 100, 200, 400, 800] {
-                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            // A service may apply batches a moment after answering them, and a lookup may lag
+            // behind: states no order explains are looked at again, until the grace runs out,
+            // before they are a divergence.
+            let (mut after, mut last, mut looked): (Vec<String>, Option<Exchange>, Vec<Request>);
+            let (started, mut pause) = (Instant::now(), std::time::Duration::ZERO);
+            loop {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).clamp(std::time::Duration::from_millis(10), std::time::Duration::from_millis(250));
                 (after, last, looked) = (Vec::new(), None, Vec::new());
                 for id in live {
                     let x = self.observe(id, &format!("{tag} end")).await?;
@@ -504,7 +535,7 @@ impl Engine {
                     looked.push(x.request.clone());
                     last = Some(x);
                 }
-                if explained(model, &before, &actions, &said, &after) {
+                if explained(model, &before, &actions, &said, &after) || started.elapsed() >= self.settle {
                     break;
                 }
             }
@@ -542,12 +573,8 @@ impl Engine {
         live: &[String],
     ) -> Result<Option<(Failure, Option<(usize, usize)>)>, Interrupted> {
         let tag = format!("{} other project", unit.name);
-        self.make_live(unit, model, live, &tag).await?;
-        let mut states = Vec::new();
-        for id in live {
-            let x = self.observe(id, &format!("{tag} start")).await?;
-            states.push(self.state_of(&x).unwrap_or_else(|| ABSENT.to_string()));
-        }
+        // The states before, confirmed settled (a lookup may lag behind).
+        let states = self.make_live(model, live, &tag, self.settle).await?;
         // A project nobody has: made up and `bcf-` prefixed like every id the harness invents.
         let mut other = self.target.clone();
         other.project_id = super::made_up_id(self.seed, &unit.name, 0);
@@ -568,7 +595,12 @@ impl Engine {
             }
             script.push(x.request.clone());
             for (k, id) in live.iter().enumerate() {
-                let found = self.fetch(id, &label).await?;
+                // A lookup may still show a state from before the trial's own preparation: it is
+                // looked at again until it shows the state before (or the grace runs out).
+                let found = match self.settled_lookup(id, &label, &states[k..=k], self.settle).await {
+                    Some(found) => found?,
+                    None => self.fetch(id, &label).await?,
+                };
                 let why =
                     format!("it was {} and the batch named project {:?}, not the run's", states[k], other.project_id);
                 let expect = Expect::State { id: id.clone(), allowed: vec![states[k].clone()], why };

@@ -101,6 +101,7 @@ impl Suite {
                     fault: *fault,
                     variants: variants.clone(),
                     request_id_seed: Some(s.seed),
+                    rate_limit: None,
                     port: 0,
                     log: false,
                     token_ttl_requests: None,
@@ -123,6 +124,7 @@ impl Suite {
             .with_transport(s.transport.timeout, s.transport.concurrency);
         engine.examples = s.examples;
         engine.shrink_budget = s.shrink_budget;
+        engine.settle = s.settle;
         engine.run.max_response_ms = s.max_response_ms;
         engine.events = self.hub.clone();
         engine.budget = super::Budget::start(s.limits).with_interrupt(self.interrupt.clone());
@@ -228,6 +230,7 @@ impl Suite {
             sent,
             throttled,
             judged,
+            throttling: engine.map(|e| e.sender.pace()).unwrap_or_default(),
             stopped: engine.and_then(|e| e.tally.stopped().map(str::to_string)),
             ended_early: engine.and_then(|e| e.tally.verdict_early().map(str::to_string)),
             contract_notes: engine.map(|e| e.tally.notes()).unwrap_or_default(),

@@ -208,3 +208,23 @@ fn concurrent_auth_trials_never_lock_the_key() {
     assert!(stats.max_failures_in_a_row <= 3, "{stats:?}");
     assert!(stats.max_failures_in_a_row >= 1, "the trials sent failing signatures: {stats:?}");
 }
+
+#[test]
+fn shrinking_gives_a_lookup_the_lag_the_run_has_seen_not_the_whole_grace() {
+    use std::sync::atomic::Ordering::Relaxed;
+    use std::time::Duration;
+    // A target with no lag: the failure is found with the whole grace, then shrunk with lookups
+    // given 20 ms each (a lookup that never lagged shows the divergence at once).
+    let b = bench(Some(Fault::RestoreDoesNothing), TOKEN);
+    let found = divergences(b.run("stateful::random-batches"));
+    assert_eq!(found[0].violations[0].check, "lifecycle", "{:?}", found[0].violations);
+    assert!(found[0].shrink.is_some_and(|(tried, kept)| tried > kept && kept > 0), "{:?}", found[0].shrink);
+    assert_eq!(b.engine.lag_seen.load(Relaxed), 0, "the in-memory server never lags");
+    assert_eq!(b.engine.settle_within(false), b.engine.settle);
+    assert_eq!(b.engine.settle_within(true), Duration::from_millis(20));
+    // A target seen 300 ms behind is given twice that while shrinking; never more than the grace.
+    b.engine.lag_seen.store(300, Relaxed);
+    assert_eq!(b.engine.settle_within(true), Duration::from_millis(620));
+    b.engine.lag_seen.store(5_000, Relaxed);
+    assert_eq!(b.engine.settle_within(true), b.engine.settle);
+}

@@ -1,7 +1,7 @@
 //! One trial, from start to end: pick what it sends (a generator, an example, a sequence), send
 //! through the seam, count and judge every exchange, and tell the reporters.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use proptest::strategy::{BoxedStrategy, Strategy, ValueTree};
@@ -14,6 +14,9 @@ use crate::events::{Event, TrialEnd};
 use crate::exchange::{Exchange, Headers, Outcome, Request};
 use crate::generate::{self, AuthMode, GenRequest, Source, ID_PREFIX};
 use crate::send;
+
+/// What a lookup is given beyond twice the longest lag seen, while shrinking.
+const SHRINK_SETTLE_MARGIN: Duration = Duration::from_millis(20);
 
 /// Why a trial ended without a list of divergences.
 pub(super) enum Interrupted {
@@ -390,35 +393,57 @@ impl Engine {
         self.budget.spent(self.tally.counts().0)
     }
 
-    /// Looks an asset up until it shows one of the `allowed` states, for about 1.5 s at most, and
-    /// gives back the last lookup for the caller to judge. The contract promises an action's
-    /// effect, not that a lookup sees it the instant the batch is answered: a service that applies
-    /// its batches a moment later conforms, and only a state that stays wrong is a divergence.
-    /// The lookups in between are counted like any request.
+    /// Looks an asset up until it shows one of `allowed` or `within` has passed, and gives the
+    /// last lookup either way: a lookup may be served by a replica that is behind the batch just
+    /// answered (read-your-writes is not promised). The looks before the last are counted, not
+    /// judged. How long it took to settle, when it had to wait, is kept in `lag_seen`.
     pub(super) async fn settled_lookup(
         &self,
         id: &str,
         label: &str,
         allowed: &[String],
+        within: Duration,
     ) -> Option<Result<Exchange, Stopped>> {
-        const PAUSES_MS: [u64; 4] = [100, 200, 400, 800];
         let settled = |x: &Exchange| x.response().is_none() || self.state_of(x).is_some_and(|s| allowed.contains(&s));
+        let started = Instant::now();
         let mut x = match self.lookup(id, label).await? {
             Ok(x) => x,
             stopped => return Some(stopped),
         };
-        for pause in PAUSES_MS {
-            if settled(&x) {
-                break;
-            }
+        let (mut pause, mut waited) = (Duration::from_millis(10), false);
+        while !settled(&x) {
+            let Some(left) = within.checked_sub(started.elapsed()).filter(|d| !d.is_zero()) else { break };
             self.tally.observe(&x, AuthMode::Valid);
-            tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            tokio::time::sleep(pause.min(left)).await;
+            pause = (pause * 2).min(Duration::from_millis(250));
+            waited = true;
             x = match self.lookup(id, label).await? {
                 Ok(next) => next,
                 stopped => return Some(stopped),
             };
         }
+        if waited && settled(&x) {
+            self.lag_seen.fetch_max(started.elapsed().as_millis() as u64, std::sync::atomic::Ordering::Relaxed);
+        }
         Some(Ok(x))
+    }
+
+    /// How long a lookup may take to show a batch: `settle`; while shrinking a failure already
+    /// found, twice the longest lag seen so far and a little (a lookup that never lagged shows a
+    /// divergence at once; one that did is given its lag), never more than `settle`.
+    pub(super) fn settle_within(&self, shrinking: bool) -> Duration {
+        if shrinking {
+            self.lag_bound()
+        } else {
+            self.settle
+        }
+    }
+
+    /// How far behind a lookup may be, as far as the run has seen: twice the longest lag so far
+    /// and a little, never more than `settle`.
+    pub(super) fn lag_bound(&self) -> Duration {
+        let seen = Duration::from_millis(self.lag_seen.load(std::sync::atomic::Ordering::Relaxed));
+        (seen * 2 + SHRINK_SETTLE_MARGIN).min(self.settle)
     }
 
     /// Looks one asset up (to observe what a sequence did).

@@ -48,6 +48,12 @@ pub struct JsonReport {
     /// What putting the fixtures back at the end of the run did (absent without fixtures).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub put_back: Option<String>,
+    /// Answers 429 (throttled), each retried and none judged.
+    #[serde(default)]
+    pub throttled_answers: u64,
+    /// The rate the target let through once it throttled, in requests a second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_rate: Option<f64>,
     pub skipped: Vec<Skipped>,
     /// Notes on the contract the target's answers bore out (where the page and the platform
     /// differ): not divergences.
@@ -160,6 +166,8 @@ impl Json {
                 .filter(|r| matches!(r.end, Some(TrialEnd::Stopped) | None))
                 .map(|r| r.name.clone())
                 .collect(),
+            throttled_answers: end.throttling.answers,
+            allowed_rate: end.throttling.allowed_rate,
             skipped: self
                 .trials
                 .rows()
@@ -279,6 +287,8 @@ mod tests {
             ended_early: None,
             put_back: None,
             not_run: vec![],
+            throttled_answers: 0,
+            allowed_rate: None,
             skipped: vec![],
             contract_notes: vec![],
             divergences: vec![],

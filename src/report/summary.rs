@@ -56,6 +56,10 @@ impl Summary {
             ));
         }
         out.push('\n');
+        if let Some(line) = throttling_line(&end.throttling) {
+            out.push_str(&line);
+            out.push('\n');
+        }
         if end.elapsed.as_secs_f64() > 0.0 {
             out.push_str(&format!(
                 "time: {:.1} s, {:.0} requests/s\n",
@@ -95,6 +99,22 @@ impl Summary {
 /// Lines wider than this are wrapped (a trial name is never cut).
 const WIDTH: usize = 100;
 
+/// `throttled: 250 answers were 429, each retried, none judged as a divergence; the target allowed
+/// about 150 requests/s` (nothing when the target never throttled).
+pub fn throttling_line(t: &crate::send::Throttling) -> Option<String> {
+    if t.answers == 0 {
+        return None;
+    }
+    let mut line = format!(
+        "throttled: {} answer(s) were 429, each retried after waiting (as `Retry-After` asked, or backing off), none judged",
+        t.answers
+    );
+    if let Some(rate) = t.allowed_rate {
+        line.push_str(&format!("; the target allowed about {rate:.0} requests/s and the pace kept to it"));
+    }
+    Some(line)
+}
+
 /// `head` then every name, comma-separated, wrapped at [`WIDTH`] with the lines after the first
 /// indented under the verdict: a list of trials is never cut, however long.
 fn wrapped(head: &str, names: &[&str]) -> String {
@@ -131,7 +151,17 @@ impl Reporter for Summary {
 
 #[cfg(test)]
 mod tests {
-    use super::wrapped;
+    use super::{throttling_line, wrapped};
+
+    #[test]
+    fn throttling_is_said_with_the_rate_allowed() {
+        let none = crate::send::Throttling::default();
+        assert_eq!(throttling_line(&none), None);
+        let t = crate::send::Throttling { answers: 250, allowed_rate: Some(149.6) };
+        let line = throttling_line(&t).unwrap();
+        assert!(line.starts_with("throttled: 250 answer(s) were 429"), "{line}");
+        assert!(line.ends_with("the target allowed about 150 requests/s and the pace kept to it"), "{line}");
+    }
 
     #[test]
     fn a_long_list_of_trials_is_wrapped_never_cut() {

@@ -22,6 +22,22 @@ pub trait Exchanger: Send + Sync {
         &'a self,
         prepare: &'a (dyn Fn() -> Request + Send + Sync),
     ) -> futures::future::BoxFuture<'a, Exchange>;
+
+    /// How the target throttled the run so far (an exchanger that never paces: nothing).
+    fn pace(&self) -> Throttling {
+        Throttling::default()
+    }
+}
+
+/// What the run saw of the target's throttling: the summary and the JSON report say it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Throttling {
+    /// Answers 429 (each retried, none judged unless still 429 after every retry).
+    pub answers: u64,
+    /// The rate the target let through once it throttled, in requests a second: the most
+    /// answers that were not 429 in one second of the paced run (`None`: it never throttled
+    /// beyond an odd answer, or not for a whole second).
+    pub allowed_rate: Option<f64>,
 }
 
 /// Names the case and example a request belongs to, so a target's logs can be matched to the

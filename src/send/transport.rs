@@ -30,7 +30,7 @@ impl Default for TransportConfig {
             timeout: Duration::from_secs(10),
             max_body_bytes: 4 << 20,
             rate: None,
-            throttle_retries: 4,
+            throttle_retries: 8,
         }
     }
 }
@@ -107,13 +107,16 @@ impl Transport {
             }
             self.throttled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             // Only this request waits as long as the server asked; the others go on at the pace.
-            let retry_after = exchange
+            // Without `Retry-After` a paced run retries at the pace (its next start slot is the
+            // wait); an odd 429 in an unpaced run backs off on its own.
+            let paced = !self.pacer().spacing.is_zero();
+            let wait = exchange
                 .response()
                 .and_then(|r| r.header("retry-after"))
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(|s| Duration::from_secs(s.min(30)))
-                .unwrap_or(Duration::from_millis(250 << attempt));
-            tokio::time::sleep(retry_after).await;
+                .unwrap_or(if paced { Duration::ZERO } else { Duration::from_millis(250 << attempt) });
+            tokio::time::sleep(wait).await;
             attempt += 1;
         }
     }
@@ -200,17 +203,26 @@ impl super::Exchanger for Transport {
     ) -> futures::future::BoxFuture<'a, Exchange> {
         Box::pin(self.send(prepare))
     }
+
+    fn pace(&self) -> super::Throttling {
+        let answers = self.throttled.load(std::sync::atomic::Ordering::Relaxed);
+        super::Throttling { answers, allowed_rate: self.pacer().allowed_rate() }
+    }
 }
 
-/// When requests may start. Unpaced (or at `--rate`) until the target throttles; then a 429 that
-/// is more than an odd one out halves the pace, and every answer that is not a 429 brings it back
-/// a tenth of the way, down to `--rate` or to no pacing at all.
+/// When requests may start: the AWS SDKs' "adaptive" retry mode (botocore's `ClientRateLimiter`
+/// and `CubicCalculator`), with one difference. Unpaced (or at `--rate`) until the target
+/// throttles; then a throttle cuts the rate to 0.85 of the rate measured when it came (`w_max`),
+/// and answers that are not 429 grow it back along CUBIC's curve in time: quickly at first, slowly
+/// near `w_max` (where the target throttled last), faster again beyond it, never above twice the
+/// rate measured, and unpaced again once the curve is past that.
 ///
-/// Why this shape: a target that throttles a few percent of requests whatever the pace must cost
-/// a few percent of the run (the retries), not slow it for good; a target with a quota must be
-/// met near its quota, not hammered. So an isolated 429 only gets its own retry (it waits as the
-/// server asked, in [`Transport::send`]); the pace halves once the recent share of 429 answers
-/// passes [`Pacer::TOLERATED`], and halves only once per round of requests sent at the old pace.
+/// The difference: a 429 cuts the rate only when it is more than an odd one out. A target that
+/// throttles a few percent of requests whatever the pace must cost a few percent of the run (the
+/// retries, each waiting as the server asked in [`Transport::send`]), not slow it for good; so
+/// the rate is cut once the recent share of 429 answers passes [`Pacer::TOLERATED`], and once
+/// per round of requests sent at the old pace (answers to requests sent before the last cut say
+/// nothing new).
 #[derive(Debug)]
 pub(crate) struct Pacer {
     /// The earliest start of the next request.
@@ -219,13 +231,20 @@ pub(crate) struct Pacer {
     spacing: Duration,
     /// The gap `--rate` asks for (zero: none): the pace never goes faster.
     floor: Duration,
-    /// Recent gaps between starts: what the first back-off of an unpaced run doubles.
+    /// Recent gaps between starts (a moving average): the rate measured is its inverse.
     observed: Duration,
     last_start: Option<Instant>,
     /// The share of 429s among recent answers (a moving average over about 16).
     throttled_share: f64,
-    /// The last back-off: answers to requests sent before it were sent at the older pace.
+    /// The last cut: answers to requests sent before it were sent at the older pace.
     backed_off_at: Option<Instant>,
+    /// CUBIC's state since the last cut: the rate then (requests/s) and the time its curve takes
+    /// to come back to it (K, in seconds).
+    cubic: Option<(f64, f64)>,
+    /// Since the first cut: the second being counted and its answers that were not 429, and the
+    /// counts of the whole seconds before it (what the target let through).
+    window: Option<(Instant, u32)>,
+    seconds: Vec<u32>,
 }
 
 impl Pacer {
@@ -234,8 +253,14 @@ impl Pacer {
     const TOLERATED: f64 = 0.1;
     /// Weight of one answer in the moving share.
     const WEIGHT: f64 = 1.0 / 16.0;
-    /// What each answer that is not a 429 takes off the gap (a tenth).
-    const RECOVERY: f64 = 0.9;
+    /// What a cut keeps of the rate (botocore's `_BETA` is 0.7; a cut here comes only past the
+    /// tolerated share, when the rate is already above the limit, so a shallower one suffices).
+    const BETA: f64 = 0.85;
+    /// How fast the curve grows, in requests/s per s³ (botocore's `_SCALE_CONSTANT`).
+    const SCALE: f64 = 0.4;
+    /// The rate never grows past this multiple of the rate measured (botocore's
+    /// `_MAX_RATE_ADJUST_SCALE`); past it the pace no longer holds anything back.
+    const MAX_GROWTH: f64 = 2.0;
     /// The slowest pace: one request every 5 s.
     const SLOWEST: Duration = Duration::from_secs(5);
     /// Below this, a gap does nothing any more (timers are coarser), and pacing stops.
@@ -250,6 +275,9 @@ impl Pacer {
             last_start: None,
             throttled_share: 0.0,
             backed_off_at: None,
+            cubic: None,
+            window: None,
+            seconds: Vec::new(),
         }
     }
 
@@ -268,22 +296,73 @@ impl Pacer {
         start - now
     }
 
+    /// The rate requests start at, as measured (requests/s).
+    fn measured(&self) -> f64 {
+        1.0 / self.observed.max(Pacer::NEGLIGIBLE).as_secs_f64()
+    }
+
     /// An answer came: `throttled` if it was a 429, to a request that started at `sent_at`.
     pub(crate) fn answered(&mut self, throttled: bool, sent_at: Instant, now: Instant) {
         let hit = if throttled { 1.0 } else { 0.0 };
         self.throttled_share += (hit - self.throttled_share) * Pacer::WEIGHT;
         if !throttled {
-            self.spacing = self.spacing.mul_f64(Pacer::RECOVERY).max(self.floor);
-            if self.spacing < Pacer::NEGLIGIBLE {
-                self.spacing = self.floor;
-            }
+            self.count_allowed(now);
+            self.grow(now);
             return;
         }
         let news = self.backed_off_at.is_none_or(|at| sent_at >= at);
         if self.throttled_share > Pacer::TOLERATED && news {
-            self.spacing = (self.spacing.max(self.observed).max(Pacer::NEGLIGIBLE) * 2).min(Pacer::SLOWEST);
+            // The rate when the throttle came: what was measured, or the pace if it was slower.
+            let gap = self.spacing.max(self.observed).max(Pacer::NEGLIGIBLE);
+            let w_max = 1.0 / gap.as_secs_f64();
+            let k = (w_max * (1.0 - Pacer::BETA) / Pacer::SCALE).cbrt();
+            self.cubic = Some((w_max, k));
+            self.spacing = gap.div_f64(Pacer::BETA).min(Pacer::SLOWEST).max(self.floor);
             self.backed_off_at = Some(now);
+            self.window.get_or_insert((now, 0));
         }
+    }
+
+    /// Along CUBIC's curve since the last cut: `SCALE·(t − K)³ + w_max`.
+    fn grow(&mut self, now: Instant) {
+        let (Some((w_max, k)), Some(at)) = (self.cubic, self.backed_off_at) else { return };
+        let t = now.saturating_duration_since(at).as_secs_f64();
+        let rate = Pacer::SCALE * (t - k).powi(3) + w_max;
+        let ceiling = Pacer::MAX_GROWTH * self.measured();
+        if rate >= ceiling || rate >= 1.0 / Pacer::NEGLIGIBLE.as_secs_f64() {
+            // The pace holds nothing back any more.
+            self.spacing = self.floor;
+            self.cubic = None;
+            return;
+        }
+        let gap = Duration::from_secs_f64(1.0 / rate.max(1.0 / Pacer::SLOWEST.as_secs_f64()));
+        self.spacing = gap.min(Pacer::SLOWEST).max(self.floor);
+    }
+
+    /// The rate the target let through once it throttled: the upper quartile of the answers
+    /// that were not 429 per whole second since the pace was first cut (the first second may
+    /// hold a burst the target allowed before it throttled; a second at the end may be idle).
+    pub(crate) fn allowed_rate(&self) -> Option<f64> {
+        let mut seconds = self.seconds.clone();
+        seconds.sort_unstable();
+        let at = seconds.len().checked_sub(1)? * 3 / 4;
+        Some(f64::from(seconds[at]))
+    }
+
+    /// Counts an answer that was not 429 into the second it came in (once the pace was cut).
+    fn count_allowed(&mut self, now: Instant) {
+        let Some((start, count)) = self.window.as_mut() else { return };
+        let elapsed = now.saturating_duration_since(*start);
+        if elapsed >= Duration::from_secs(1) {
+            // At most a day of seconds is kept (a soak run's memory stays flat).
+            if self.seconds.len() < 86_400 {
+                self.seconds.push(*count);
+            }
+            // A second with no answer at all counts nothing; the next starts now.
+            *start += Duration::from_secs(elapsed.as_secs());
+            *count = 0;
+        }
+        *count += 1;
     }
 
     /// The gap between starts now (zero: unpaced).
@@ -362,30 +441,40 @@ mod tests {
     }
 
     #[test]
-    fn throttling_halves_the_pace_once_per_round_then_it_recovers() {
+    fn throttling_cuts_the_pace_once_per_round_then_it_grows_back_in_time() {
         let t0 = Instant::now();
         let mut p = running(t0);
         let now = t0 + MS * 50;
         p.answered(true, t0, now);
         p.answered(true, t0, now);
         let slowed = p.spacing();
-        assert!(slowed >= MS * 2 - MS / 10 && slowed <= MS * 2, "{slowed:?}: half the observed 1 ms");
-        // More 429s to requests sent before the back-off say nothing new.
+        let cut = MS.div_f64(Pacer::BETA);
+        assert!(slowed >= cut - MS / 10 && slowed <= cut + MS / 10, "{slowed:?}: 0.85 of the observed 1000/s");
+        // More 429s to requests sent before the cut say nothing new.
         for _ in 0..6 {
             p.answered(true, now - MS, now + MS);
         }
         assert_eq!(p.spacing(), slowed);
         // One to a request sent after it does.
-        p.answered(true, now + MS, now + MS * 2);
-        assert_eq!(p.spacing(), slowed * 2);
-        // Slots are now 4 ms apart.
+        let cut_at = now + MS * 2;
+        p.answered(true, now + MS, cut_at);
+        let again = p.spacing();
+        assert_eq!(again, slowed.div_f64(Pacer::BETA));
+        // Slots are now that far apart.
         let later = now + MS * 3;
         assert_eq!(p.slot(later), Duration::ZERO);
-        assert_eq!(p.slot(later), slowed * 2);
-        // Answers that are not 429 bring it back to no pacing.
-        for _ in 0..100 {
-            p.answered(false, later, later);
-        }
+        assert_eq!(p.slot(later), again);
+        // Answers that are not 429 grow it back along CUBIC's curve, in time: at once hardly…
+        p.answered(false, later, later);
+        assert!(p.spacing() > slowed, "{:?}", p.spacing());
+        // …back at the rate of the last cut after K seconds…
+        let w_max = 1.0 / slowed.as_secs_f64();
+        let k = (w_max * (1.0 - Pacer::BETA) / Pacer::SCALE).cbrt();
+        p.answered(false, later, cut_at + Duration::from_secs_f64(k));
+        let back = p.spacing();
+        assert!(back.abs_diff(slowed) < Duration::from_micros(5), "{back:?} after K = {k:.1} s, not {slowed:?}");
+        // …and unpaced once the curve is past twice the rate measured.
+        p.answered(false, later, cut_at + Duration::from_secs(60));
         assert_eq!(p.spacing(), Duration::ZERO);
     }
 
@@ -398,10 +487,31 @@ mod tests {
             p.answered(true, t0 + MS * i, t0 + MS * (i + 1));
         }
         assert_eq!(p.spacing(), Pacer::SLOWEST);
+        // Growing back takes time: an hour later the pace is the one asked for, and no faster.
+        let hour = t0 + Duration::from_secs(3600);
         for _ in 0..1000 {
-            p.answered(false, t0, t0);
+            p.answered(false, hour, hour);
         }
         assert_eq!(p.spacing(), floor);
+    }
+
+    #[test]
+    fn the_rate_allowed_is_what_came_through_per_second_once_throttled() {
+        let t0 = Instant::now();
+        let mut p = running(t0);
+        assert_eq!(p.allowed_rate(), None);
+        p.answered(true, t0, t0 + MS);
+        p.answered(true, t0, t0 + MS);
+        assert_eq!(p.allowed_rate(), None, "not a whole second yet");
+        // A burst of 400 in the first second, then 100 a second for five seconds.
+        for i in 0..400u32 {
+            p.answered(false, t0, t0 + MS * 2 + Duration::from_micros(u64::from(i)));
+        }
+        for i in 0..500u32 {
+            p.answered(false, t0, t0 + MS * 2 + Duration::from_secs(1) + MS * (i * 10));
+        }
+        p.answered(false, t0, t0 + Duration::from_secs(7));
+        assert_eq!(p.allowed_rate(), Some(100.0));
     }
 
     /// Answers 429 (`Retry-After: 0`) to every request `throttle` says, 200 to the others.

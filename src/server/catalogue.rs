@@ -276,6 +276,14 @@ variants! {
         "an access key whose AK/SK authentication fails more than 5 times in a row is locked for 5 minutes: 401 `APIGW.0301` \"AK access failed to reach the limit,forbidden.\"";
     ServiceErrorCodes = "service-error-codes",
         "the service's own codes: MSS.10000002 (not JSON), MSS.10000003 (invalid parameters), MSS.10001001 (asset not found), MSS.00010008 (credentials), MSS.00010009 (another project)";
+    RateLimit = "rate-limit",
+        "the API gateway's token bucket: past 1000 requests a second (`serve --rate-limit N/s` or `N/min`), 429 APIGW.0308 with no `Retry-After`";
+    ThrottleRetryAfter = "throttle-retry-after",
+        "one request in 25 is answered 429 (APIGW.0308) with `Retry-After: 1`";
+    LaggingLookup = "lagging-lookup",
+        "lookups are served by a replica: they show the state as it was 300 ms earlier (read-your-writes is not promised)";
+    AtomicBatches = "atomic-batches",
+        "all-or-nothing batches: when any id fails, nothing is done and every id is FAILED (with `error_info`)";
 }
 
 /// `serve --platform huaweicloud`: the realistic set, a real endpoint behind Huawei Cloud's API
@@ -287,6 +295,12 @@ pub const PLATFORM_HUAWEICLOUD: &[Variant] = &[
     Variant::Lockout,
     // The service's own error codes.
     Variant::ServiceErrorCodes,
+    // The gateway's rate limit: 429 APIGW.0308, no `Retry-After`.
+    Variant::RateLimit,
+    // Lookups read a replica 300 ms behind.
+    Variant::LaggingLookup,
+    // Batches all or nothing (the contract is silent; a real service may choose either).
+    Variant::AtomicBatches,
 ];
 
 impl Fault {

@@ -36,11 +36,13 @@ mod results;
 mod rotate;
 mod serve;
 mod store;
+mod throttle;
 
 pub use catalogue::{Fault, FaultInfo, Needs, Variant, VariantInfo, FAULTS, PLATFORM_HUAWEICLOUD, VARIANTS};
 pub use gateway::AuthStats;
 pub use memory::InMemory;
 pub use serve::{serve, ServeSettings, DEFAULT_TOKEN};
+pub use throttle::RateLimit;
 
 /// How to run the server. An empty configuration accepts no credentials at all: give it at least
 /// one token or AK/SK pair.
@@ -56,6 +58,9 @@ pub struct ServerConfig {
     pub fault: Option<Fault>,
     /// The conformant variants chosen.
     pub variants: Vec<Variant>,
+    /// The gateway's limit under `rate-limit` (`None`: [`RateLimit::DEFAULT`]); given alone, it
+    /// throttles all the same.
+    pub rate_limit: Option<RateLimit>,
     /// Makes `X-Request-Id` a function of this seed and the request's `X-Batchconf-Case` label,
     /// so a run with the same seed shows the same answers; `None`: fresh random ids.
     pub request_id_seed: Option<u64>,

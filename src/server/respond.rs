@@ -45,6 +45,7 @@ pub(crate) struct Shared {
     pub rotation: super::rotate::Rotation,
     /// The API gateway's memory: lockouts, the token's uses.
     pub gateway: Gateway,
+    pub throttle: super::throttle::Throttle,
 }
 
 /// The catch-all responder mounted on the wiremock server (and, through [`super::InMemory`],
@@ -79,6 +80,10 @@ impl Router {
         Ok(Router(std::sync::Arc::new(Shared {
             store: Store::seeded(&config.fixtures),
             credentials: Credentials { tokens: config.tokens, aksk: config.aksk },
+            throttle: super::throttle::Throttle::new(
+                &Behaviour::new(config.fault, &config.variants),
+                config.rate_limit,
+            ),
             behaviour: Behaviour::new(config.fault, &config.variants),
             log: config.log,
             request_ids: RequestIds::new(config.request_id_seed),
@@ -120,6 +125,8 @@ struct Reply {
     body: Value,
     delay: Option<Duration>,
     allow: Option<&'static str>,
+    /// Seconds for a `Retry-After` header.
+    retry_after: Option<u64>,
     /// Why, for the log line only (auth refusals say nothing more than "Unauthorized").
     note: Option<String>,
     /// The body carries the answer's `X-Request-Id` as `request_id` (the gateway's bodies do).
@@ -128,7 +135,7 @@ struct Reply {
 
 impl Reply {
     fn new(status: u16, body: Value) -> Reply {
-        Reply { status, body, delay: None, allow: None, note: None, request_id_in_body: false }
+        Reply { status, body, delay: None, allow: None, retry_after: None, note: None, request_id_in_body: false }
     }
 
     fn error(status: u16, code: &str, msg: impl Into<String>) -> Reply {
@@ -156,6 +163,13 @@ impl Respond for Router {
 
 impl Router {
     fn route(&self, req: &Incoming) -> Reply {
+        // The gateway throttles before anything else is looked at.
+        if let Some(t) = self.0.throttle.check(Instant::now()) {
+            let mut reply = Reply::error(429, super::throttle::THROTTLED_CODE, t.message);
+            reply.retry_after = t.retry_after_s;
+            reply.request_id_in_body = true;
+            return reply;
+        }
         if path_params(BATCH_PATH, &req.path).is_some() {
             if req.method != "POST" {
                 return method_not_allowed(req, "POST");
@@ -278,7 +292,11 @@ impl Router {
         if foreign && !behaviour.broken(Fault::StoreIgnoresProject) && !behaviour.chose(Variant::PerProjectNamespaces) {
             return self.other_project();
         }
-        let found = if foreign && behaviour.chose(Variant::PerProjectNamespaces) { None } else { self.0.store.get(id) };
+        let found = if foreign && behaviour.chose(Variant::PerProjectNamespaces) {
+            None
+        } else {
+            self.0.store.seen(id, behaviour)
+        };
         match found {
             Some(asset) => {
                 Reply::new(200, json!({ "asset_id": id, "asset_state": asset.state.name(), "shared": asset.shared }))
@@ -335,6 +353,9 @@ impl Router {
         }
         if let Some(allow) = reply.allow {
             headers.push(("Allow", allow.to_string()));
+        }
+        if let Some(seconds) = reply.retry_after {
+            headers.push(("Retry-After", seconds.to_string()));
         }
         if reply.status == 200 && behaviour.broken(Fault::Slow) {
             reply.delay = Some(reply.delay.unwrap_or_default() + SLOW_DELAY);

@@ -22,6 +22,8 @@ pub struct ServeSettings {
     pub variants: Vec<Variant>,
     /// Tokens expire after letting in this many requests (rehearses credentials lost mid-run).
     pub token_ttl_requests: Option<u64>,
+    /// The gateway's limit (`--rate-limit`): implies the `rate-limit` variant.
+    pub rate_limit: Option<super::RateLimit>,
 }
 
 /// Runs the server until Ctrl-C or SIGTERM.
@@ -38,10 +40,14 @@ async fn run(settings: ServeSettings) -> Result<Verdict, Error> {
         fault: settings.fault,
         variants: settings.variants,
         request_id_seed: None,
+        rate_limit: settings.rate_limit,
         port: settings.port,
         log: true,
         token_ttl_requests: settings.token_ttl_requests,
     };
+    if config.rate_limit.is_some() && !config.variants.contains(&Variant::RateLimit) {
+        config.variants.push(Variant::RateLimit);
+    }
     let default_token = config.tokens.is_empty() && config.aksk.is_empty();
     if default_token {
         config.tokens.push(DEFAULT_TOKEN.to_string());
@@ -87,6 +93,10 @@ fn describe(config: &ServerConfig, default_token: bool) -> String {
     if !config.variants.is_empty() {
         let names: Vec<&str> = config.variants.iter().map(|v| v.name()).collect();
         lines.push(format!("variants: {}", names.join(", ")));
+    }
+    if config.variants.contains(&Variant::RateLimit) {
+        let limit = config.rate_limit.unwrap_or(super::RateLimit::DEFAULT);
+        lines.push(format!("gateway rate limit: {limit} (429 APIGW.0308 past it, no Retry-After)"));
     }
     lines.join("\n")
 }

@@ -87,6 +87,8 @@ pub struct Asset {
 pub enum Failure {
     NotFound,
     NotAllowed(Action),
+    /// `atomic-batches`: the id could have been acted on, but another id of its batch failed.
+    RolledBack,
 }
 
 impl Failure {
@@ -94,6 +96,7 @@ impl Failure {
         match self {
             Failure::NotFound => "MSS.00000003",
             Failure::NotAllowed(_) => "MSS.00000005",
+            Failure::RolledBack => "MSS.00000006",
         }
     }
 
@@ -101,6 +104,7 @@ impl Failure {
         match self {
             Failure::NotFound => "Asset not found".to_string(),
             Failure::NotAllowed(action) => format!("Asset state does not allow {}", action.name()),
+            Failure::RolledBack => "Batch not applied: another asset in it failed".to_string(),
         }
     }
 }
@@ -116,7 +120,13 @@ pub struct Store {
     /// them at its instant (a batch's "commit"), the way a read-modify-write without a lock loses
     /// the updates of any batch that ran meanwhile.
     pending: Mutex<Vec<(Instant, Assets)>>,
+    /// Under `lagging-lookup` only: the assets after each batch, from when they were so, kept
+    /// as long as a lookup [`REPLICA_LAG`] behind may still show them.
+    history: Mutex<std::collections::VecDeque<(Instant, Assets)>>,
 }
+
+/// How far behind the batches a lookup is under `lagging-lookup`.
+pub(crate) const REPLICA_LAG: Duration = Duration::from_millis(300);
 
 /// How long after it arrives a batch's changes land under `lost-concurrent-updates` (and how
 /// long its answer waits, so a client that waits for the answer never sees the gap).
@@ -132,7 +142,7 @@ impl Store {
             .iter()
             .map(|id| (id.clone(), Asset { state: State::Actived, before_delete: State::Actived, shared: false }))
             .collect();
-        Store { assets: Mutex::new(assets), pending: Mutex::default() }
+        Store { assets: Mutex::new(assets), pending: Mutex::default(), history: Mutex::default() }
     }
 
     /// A panic elsewhere while holding the lock leaves the map whole (each update is one insert
@@ -151,6 +161,35 @@ impl Store {
         self.lock().get(id).cloned()
     }
 
+    /// What a lookup shows: the asset now, or under `lagging-lookup` as it was [`REPLICA_LAG`] ago.
+    pub fn seen(&self, id: &str, behaviour: &Behaviour) -> Option<Asset> {
+        if !behaviour.chose(Variant::LaggingLookup) {
+            return self.get(id);
+        }
+        let assets = self.lock();
+        let history = self.history.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(then) = Instant::now().checked_sub(REPLICA_LAG) else { return assets.get(id).cloned() };
+        // The last change that is old enough; before the first batch, the seeded assets.
+        match history.iter().rev().find(|(at, _)| *at <= then).or(history.front()) {
+            Some((_, old)) => old.get(id).cloned(),
+            None => assets.get(id).cloned(),
+        }
+    }
+
+    /// Keeps the assets as they are now for lagging lookups (the ones before too, the first time).
+    fn remember(&self, before: &Assets, after: &Assets) {
+        let now = Instant::now();
+        let mut history = self.history.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if history.is_empty() {
+            history.push_back((now.checked_sub(REPLICA_LAG * 2).unwrap_or(now), before.clone()));
+        }
+        history.push_back((now, after.clone()));
+        // The oldest entry stays while the one after it is too young to be shown.
+        while history.len() >= 2 && now.checked_sub(REPLICA_LAG).is_some_and(|then| history[1].0 <= then) {
+            history.pop_front();
+        }
+    }
+
     /// Applies `action` to each id (each distinct id once) atomically; one outcome per id, in order.
     pub fn apply(&self, action: Action, ids: &[&str], behaviour: &Behaviour) -> Vec<Result<(), Failure>> {
         let mut assets = self.lock();
@@ -163,8 +202,34 @@ impl Store {
             pending.push((Instant::now() + LOST_UPDATE_WINDOW, copy));
             return outcomes;
         }
-        apply_batch(&mut assets, action, ids, behaviour)
+        let before = behaviour.chose(Variant::LaggingLookup).then(|| assets.clone());
+        let outcomes = if behaviour.chose(Variant::AtomicBatches) {
+            apply_all_or_nothing(&mut assets, action, ids, behaviour)
+        } else {
+            apply_batch(&mut assets, action, ids, behaviour)
+        };
+        if let Some(before) = before {
+            self.remember(&before, &assets);
+        }
+        outcomes
     }
+}
+
+/// `atomic-batches`: the batch is applied to a copy, kept only if no id failed; otherwise every
+/// id that would have succeeded fails too, and nothing changes.
+fn apply_all_or_nothing(
+    assets: &mut Assets,
+    action: Action,
+    ids: &[&str],
+    behaviour: &Behaviour,
+) -> Vec<Result<(), Failure>> {
+    let mut copy = assets.clone();
+    let outcomes = apply_batch(&mut copy, action, ids, behaviour);
+    if outcomes.iter().all(Result::is_ok) {
+        *assets = copy;
+        return outcomes;
+    }
+    outcomes.into_iter().map(|o| o.and(Err(Failure::RolledBack))).collect()
 }
 
 fn apply_batch(assets: &mut Assets, action: Action, ids: &[&str], behaviour: &Behaviour) -> Vec<Result<(), Failure>> {
@@ -382,6 +447,29 @@ mod tests {
         std::thread::sleep(LOST_UPDATE_WINDOW * 2);
         assert_eq!(s.get("a").map(|a| a.state), Some(State::Unactived));
         assert_eq!(s.get("b").map(|a| a.state), Some(State::Actived));
+    }
+
+    #[test]
+    fn atomic_batches_do_all_or_nothing() {
+        let b = Behaviour { fault: None, variants: vec![Variant::AtomicBatches] };
+        let s = Store::seeded(&["a".to_string(), "b".to_string()]);
+        let out = s.apply(Action::Unactive, &["a", "nope", "b"], &b);
+        assert_eq!(out, [Err(Failure::RolledBack), Err(Failure::NotFound), Err(Failure::RolledBack)]);
+        assert_eq!(s.get("a").map(|a| a.state), Some(State::Actived), "nothing was done");
+        assert_eq!(s.apply(Action::Unactive, &["a", "b"], &b), [Ok(()), Ok(())]);
+        assert_eq!(s.get("b").map(|a| a.state), Some(State::Unactived));
+    }
+
+    #[test]
+    fn lagging_lookups_show_the_state_of_300_ms_ago() {
+        let b = Behaviour { fault: None, variants: vec![Variant::LaggingLookup] };
+        let s = Store::seeded(&["a".to_string()]);
+        s.apply(Action::Unactive, &["a"], &b);
+        assert_eq!(s.get("a").map(|a| a.state), Some(State::Unactived));
+        assert_eq!(s.seen("a", &b).map(|a| a.state), Some(State::Actived), "the replica is behind");
+        std::thread::sleep(REPLICA_LAG + Duration::from_millis(20));
+        assert_eq!(s.seen("a", &b).map(|a| a.state), Some(State::Unactived), "and catches up");
+        assert_eq!(s.seen("a", &Behaviour::default()).map(|a| a.state), Some(State::Unactived));
     }
 
     #[test]

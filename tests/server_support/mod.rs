@@ -24,6 +24,7 @@ pub fn config(fault: Option<&str>, variants: &[&str]) -> ServerConfig {
         fault: fault.map(|f| f.parse().expect("a known fault")),
         variants: variants.iter().map(|v| v.parse().expect("a known variant")).collect(),
         request_id_seed: None,
+        rate_limit: None,
         port: 0,
         log: false,
         token_ttl_requests: None,
