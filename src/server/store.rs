@@ -77,6 +77,9 @@ impl State {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Asset {
     pub state: State,
+    /// DELETE_FORCE found it in the recycle bin (the `force-delete-from-bin-*` faults revive
+    /// only those).
+    pub purged_from_bin: bool,
     /// The live state `RESTORE` returns to, remembered by `DELETE`.
     pub before_delete: State,
     pub shared: bool,
@@ -116,6 +119,18 @@ pub struct Store {
     /// them at its instant (a batch's "commit"), the way a read-modify-write without a lock loses
     /// the updates of any batch that ran meanwhile.
     pending: Mutex<Vec<(Instant, Assets)>>,
+    /// Under `row-locks` only: one id's change each, applied at its instant, the way a service
+    /// that locks one row at a time lets two batches over the same ids interleave.
+    rows: Mutex<Vec<RowWrite>>,
+}
+
+/// One id's change of a batch under `row-locks`, due at `at`.
+#[derive(Debug)]
+struct RowWrite {
+    at: Instant,
+    action: Action,
+    id: String,
+    behaviour: Behaviour,
 }
 
 /// How long after it arrives a batch's changes land under `lost-concurrent-updates` (and how
@@ -125,14 +140,28 @@ const PHANTOM_FROM_IDS: usize = 20;
 
 pub(crate) const LOST_UPDATE_WINDOW: Duration = Duration::from_millis(30);
 
+/// Under `row-locks`, how long each existing id of a batch holds its row before the next one is
+/// taken (the answer waits for all of them, so one client alone never sees the gap).
+pub(crate) const ROW_LOCK_STEP: Duration = Duration::from_millis(2);
+
 impl Store {
     /// Every fixture exists, `ACTIVED` and not shared; no other id exists.
     pub fn seeded(fixtures: &[String]) -> Store {
         let assets = fixtures
             .iter()
-            .map(|id| (id.clone(), Asset { state: State::Actived, before_delete: State::Actived, shared: false }))
+            .map(|id| {
+                (
+                    id.clone(),
+                    Asset {
+                        state: State::Actived,
+                        before_delete: State::Actived,
+                        shared: false,
+                        purged_from_bin: false,
+                    },
+                )
+            })
             .collect();
-        Store { assets: Mutex::new(assets), pending: Mutex::default() }
+        Store { assets: Mutex::new(assets), pending: Mutex::default(), rows: Mutex::default() }
     }
 
     /// A panic elsewhere while holding the lock leaves the map whole (each update is one insert
@@ -143,6 +172,15 @@ impl Store {
         let now = Instant::now();
         while pending.first().is_some_and(|(at, _)| *at <= now) {
             *assets = pending.remove(0).1;
+        }
+        drop(pending);
+        let mut rows = self.rows.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !rows.is_empty() {
+            rows.sort_by_key(|w| w.at);
+            let due = rows.iter().take_while(|w| w.at <= now).count();
+            for w in rows.drain(..due) {
+                let _ = apply_one(&mut assets, w.action, &w.id, &w.behaviour);
+            }
         }
         assets
     }
@@ -163,12 +201,56 @@ impl Store {
             pending.push((Instant::now() + LOST_UPDATE_WINDOW, copy));
             return outcomes;
         }
+        if behaviour.broken(Fault::RowLocks) {
+            // Answered as if alone, applied one id at a time, each at its own instant.
+            let outcomes = apply_batch(&mut assets.clone(), action, ids, behaviour);
+            let existing: Vec<&str> = ids.iter().copied().filter(|id| assets.contains_key(*id)).collect();
+            drop(assets);
+            let now = Instant::now();
+            let mut rows = self.rows.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            for (k, id) in existing.into_iter().enumerate() {
+                let at = now + ROW_LOCK_STEP * k as u32;
+                rows.push(RowWrite { at, action, id: id.to_string(), behaviour: behaviour.clone() });
+            }
+            return outcomes;
+        }
         apply_batch(&mut assets, action, ids, behaviour)
+    }
+}
+
+/// Under `cap-N`, how many ids of a batch are acted on.
+fn cap(fault: Option<Fault>) -> Option<usize> {
+    match fault? {
+        Fault::Cap8 => Some(8),
+        Fault::Cap50 => Some(50),
+        Fault::Cap500 => Some(500),
+        _ => None,
+    }
+}
+
+/// Under `partial-apply-N`, how many ids of a batch keep their changes.
+fn partial(fault: Option<Fault>) -> Option<usize> {
+    match fault? {
+        Fault::PartialApply100 => Some(100),
+        Fault::PartialApply250 => Some(250),
+        _ => None,
     }
 }
 
 fn apply_batch(assets: &mut Assets, action: Action, ids: &[&str], behaviour: &Behaviour) -> Vec<Result<(), Failure>> {
     let fault = behaviour.fault;
+    if let Some(n) = partial(fault).filter(|n| ids.len() > *n) {
+        // Every id judged and answered, but only the first `n` ids' changes are written.
+        let mut copy = assets.clone();
+        let outcomes = apply_batch(&mut copy, action, ids, &Behaviour::new(None, &behaviour.variants));
+        for id in ids.iter().take(n) {
+            match copy.remove(*id) {
+                Some(a) => assets.insert(id.to_string(), a),
+                None => assets.remove(*id),
+            };
+        }
+        return outcomes;
+    }
     let exists = |assets: &Assets, id: &&str| assets.contains_key(*id);
     let known = ids.iter().filter(|id| exists(assets, id)).count();
     // The ids a phantom-success fault reports SUCCESS without acting on.
@@ -179,7 +261,11 @@ fn apply_batch(assets: &mut Assets, action: Action, ids: &[&str], behaviour: &Be
         Some(Fault::PhantomSuccessMixedBatch) if known > 0 && known < ids.len() => {
             ids.iter().filter(|id| exists(assets, id)).copied().collect()
         }
-        _ => vec![],
+        _ => match cap(fault) {
+            // Past the first `n` ids, every existing one is answered SUCCESS and left alone.
+            Some(n) => ids.iter().skip(n).filter(|id| exists(assets, id)).copied().collect(),
+            None => vec![],
+        },
     };
     let outcomes: Vec<Result<(), Failure>> = ids
         .iter()
@@ -228,11 +314,18 @@ fn apply_one(assets: &mut Assets, action: Action, id: &str, behaviour: &Behaviou
             if asset.state == State::Deleted {
                 return refuse;
             }
+            asset.purged_from_bin = asset.state == State::Deleting;
             if behaviour.chose(Variant::DeleteForceAbsent) {
                 assets.remove(id);
             } else {
                 asset.state = State::Deleted;
             }
+        }
+        Action::Restore if revives(asset, action, fault) => asset.state = asset.before_delete,
+        Action::Active if revives(asset, action, fault) => asset.state = State::Actived,
+        Action::Unshare if revives(asset, action, fault) => {
+            asset.state = State::Unactived;
+            asset.shared = false;
         }
         Action::Restore => {
             if asset.state != State::Deleting {
@@ -270,6 +363,18 @@ fn apply_one(assets: &mut Assets, action: Action, id: &str, behaviour: &Behaviou
         }
     }
     Ok(())
+}
+
+/// Does `action` bring back an asset force-deleted from the recycle bin (the
+/// `force-delete-from-bin-*` faults, one reviving action each)?
+fn revives(asset: &Asset, action: Action, fault: Option<Fault>) -> bool {
+    let reviver = match fault {
+        Some(Fault::ForceDeleteFromBinRestorable) => Action::Restore,
+        Some(Fault::ForceDeleteFromBinActiveRevives) => Action::Active,
+        Some(Fault::ForceDeleteFromBinUnshareRevives) => Action::Unshare,
+        _ => return false,
+    };
+    asset.state == State::Deleted && asset.purged_from_bin && action == reviver
 }
 
 #[cfg(test)]
