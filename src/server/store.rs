@@ -471,6 +471,69 @@ mod tests {
     }
 
     #[test]
+    fn caps_act_on_the_first_ids_only() {
+        let all: Vec<String> = (0..12).map(|k| format!("f{k:02}")).collect();
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        // cap-8: all twelve answered SUCCESS, the last four left alone.
+        let s = Store::seeded(&all);
+        assert!(s.apply(Action::Unactive, &refs, &with(Fault::Cap8)).iter().all(Result::is_ok));
+        assert_eq!(s.get("f07").map(|a| a.state), Some(State::Unactived));
+        assert_eq!(s.get("f08").map(|a| a.state), Some(State::Actived));
+        // partial-apply-100: a batch past 100 ids is answered in full, its tail not written.
+        let mut big: Vec<String> = (0..101).map(|k| format!("u{k:03}")).collect();
+        big.push("f11".into());
+        let refs: Vec<&str> = big.iter().map(String::as_str).collect();
+        let s = Store::seeded(&all);
+        let out = s.apply(Action::Unactive, &refs, &with(Fault::PartialApply100));
+        assert_eq!(out[101], Ok(()));
+        assert_eq!(out[0], Err(Failure::NotFound));
+        assert_eq!(s.get("f11").map(|a| a.state), Some(State::Actived));
+    }
+
+    #[test]
+    fn row_locks_interleave_batches_over_the_same_ids() {
+        let b = with(Fault::RowLocks);
+        let ids: Vec<String> = (0..4).map(|k| format!("f{k}")).collect();
+        let fwd: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let rev: Vec<&str> = fwd.iter().rev().copied().collect();
+        let s = Store::seeded(&ids);
+        s.apply(Action::Unactive, &fwd, &b);
+        s.apply(Action::Active, &rev, &b);
+        std::thread::sleep(ROW_LOCK_STEP * 8);
+        // Each id takes the last change that reached it: the first id is ACTIVE's last (the
+        // reversed batch gets to it after three others); where the two batches met depends on
+        // how far apart they arrived, so the other ids are not asserted (no timed assertions).
+        assert_eq!(s.get("f0").map(|a| a.state), Some(State::Actived));
+        // One batch alone lands whole once its answer's wait is over.
+        let s = Store::seeded(&ids);
+        s.apply(Action::Unactive, &rev, &b);
+        std::thread::sleep(ROW_LOCK_STEP * 8);
+        assert!(fwd.iter().all(|id| s.get(id).unwrap().state == State::Unactived));
+    }
+
+    #[test]
+    fn force_deleted_from_the_bin_revived_by_one_action_each() {
+        for (fault, action, back) in [
+            (Fault::ForceDeleteFromBinRestorable, Action::Restore, State::Unactived),
+            (Fault::ForceDeleteFromBinActiveRevives, Action::Active, State::Actived),
+            (Fault::ForceDeleteFromBinUnshareRevives, Action::Unshare, State::Unactived),
+        ] {
+            let b = with(fault);
+            let s = store();
+            s.apply(Action::Unactive, &["a"], &b);
+            s.apply(Action::Delete, &["a"], &b);
+            assert_eq!(s.apply(Action::DeleteForce, &["a"], &b), [Ok(())]);
+            assert_eq!(state(&s), Some(State::Deleted), "{fault:?}");
+            assert_eq!(s.apply(action, &["a"], &b), [Ok(())], "{fault:?}");
+            assert_eq!(state(&s), Some(back), "{fault:?}");
+            // Force-deleted while live, it stays gone.
+            let s = store();
+            s.apply(Action::DeleteForce, &["a"], &b);
+            assert_eq!(s.apply(action, &["a"], &b), [Err(Failure::NotAllowed(action))], "{fault:?}");
+        }
+    }
+
+    #[test]
     fn lost_updates_need_batches_within_the_window() {
         let b = with(Fault::LostConcurrentUpdates);
         let s = Store::seeded(&["a".to_string(), "b".to_string()]);
