@@ -285,7 +285,9 @@ impl Stateful {
     /// random sequences get only with `--allow-destructive`).
     pub fn fixtures_needed(&self) -> usize {
         match self.trial {
-            StatefulTrial::RandomSequences | StatefulTrial::ConcurrentBatches => 4,
+            StatefulTrial::RandomSequences => 4,
+            // Rounds of batches over 8 shared ids: fewer rarely show an interleaving of ids.
+            StatefulTrial::ConcurrentBatches => 8,
             StatefulTrial::ProjectIsolation => 2,
         }
     }

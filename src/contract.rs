@@ -400,6 +400,18 @@ impl Contract {
         body
     }
 
+    /// How many ids a batch may carry, as the request schema says (`minItems` and `maxItems` of
+    /// the array at the manifest's `batch.request_ids`): the stateful trials' batches stay inside
+    /// it, as the generated ones do. `None` where the schema sets no upper bound.
+    pub fn batch_size_bounds(&self) -> (usize, Option<usize>) {
+        let mut at = &self.request_body.json;
+        for token in self.batch().request_ids.split('/').skip(1) {
+            at = at.pointer(&format!("/properties/{token}")).unwrap_or(&Value::Null);
+        }
+        let uint = |k: &str| at.get(k).and_then(Value::as_u64).map(|n| n as usize);
+        (uint("minItems").unwrap_or(0), uint("maxItems"))
+    }
+
     /// The gateway answer an answer is, if the contract has a gateway and it is one of its.
     pub fn gateway_answer(&self, status: u16, body: Option<&Value>) -> Option<&GatewayAnswer> {
         self.gateway.as_ref()?.answer(status, body)

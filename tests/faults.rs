@@ -118,6 +118,14 @@ fn tripped_by(fault: Fault) -> &'static [&'static str] {
         | "phantom-success-mixed-batch"
         | "restore-moves-live"
         | "lost-concurrent-updates" => &["lifecycle"],
+        // Batch caps: only the fixtures at the end of a large batch show them.
+        "cap-8" | "cap-50" | "cap-500" | "partial-apply-100" | "partial-apply-250" => &["lifecycle"],
+        // Per-id locks: overlapping batches over many shared ids, one in reverse order.
+        "row-locks" => &["lifecycle"],
+        // The recycle bin: DELETE, DELETE_FORCE, then every reviving action on the reserved fixture.
+        "force-delete-from-bin-restorable"
+        | "force-delete-from-bin-active-revives"
+        | "force-delete-from-bin-unshare-revives" => &["lifecycle"],
         "slow" => &["response_time"],
         "store-ignores-project" => &["project_isolation"],
         other => panic!("fault `{other}` has no pinned set of checks in tests/faults.rs: add one"),

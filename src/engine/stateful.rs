@@ -32,20 +32,30 @@ use crate::exchange::{Exchange, Request};
 use crate::generate::{AuthMode, GenRequest, Source};
 
 /// The actions in the order shrinking prefers them (earlier is simpler).
-const ACTIONS: &[&str] = &["SHARE", "UNSHARE", "ACTIVE", "UNACTIVE", "DELETE", RESTORE, "DELETE_FORCE"];
+pub(super) const ACTIONS: &[&str] = &["SHARE", "UNSHARE", "ACTIVE", "UNACTIVE", "DELETE", RESTORE, "DELETE_FORCE"];
 /// What concurrent batches may do: every action that a later one can undo.
 const UNDOABLE: &[&str] = &["SHARE", "UNACTIVE", "ACTIVE", "DELETE", RESTORE];
+/// The rounds of concurrent batches that overlap on every fixture with conflicting actions, the
+/// second batch naming the ids in reverse order: a service that locks one id at a time instead
+/// of running a batch as one transaction lets them interleave id by id, which no order explains.
+/// Played before the drawn rounds, each pair twice (an interleaving depends on timing).
+const CONFLICTS: &[(&str, &str)] =
+    &[("UNACTIVE", "ACTIVE"), ("DELETE", RESTORE), ("ACTIVE", "UNACTIVE"), (RESTORE, "DELETE")];
+const CONFLICT_ROUNDS: u32 = 2 * CONFLICTS.len() as u32;
 /// Sequences one shrink may replay at most, besides its time budget.
 const MAX_SHRINK_TRIES: usize = 200;
 
 /// One batch of a random sequence, before ids are chosen: which action, which live fixtures,
 /// the reserved one or not, and how many made-up ids.
 #[derive(Debug, Clone)]
-struct Op {
-    action: usize,
-    pick: Vec<bool>,
-    reserved: bool,
-    unknown: usize,
+pub(super) struct Op {
+    pub action: usize,
+    pub pick: Vec<bool>,
+    pub reserved: bool,
+    pub unknown: usize,
+    /// The made-up ids first, the fixtures behind them (the scripted batch sizes: a service that
+    /// acts on the first N ids only shows it on the ids at the end).
+    pub fixtures_last: bool,
 }
 
 /// Where a stateful trial failed: every step up to it, the exchange that showed it, and why.
@@ -123,10 +133,17 @@ impl Engine {
             pick,
             reserved,
             unknown,
+            fixtures_last: false,
         });
         let strategy = prop::collection::vec(op, 1..=spec.max_steps).boxed();
         let mut source = Source::new(self.seed, &unit.name);
         let mut attempt = 0usize;
+        // First the scripted sequences (batch sizes, the recycle bin), reported as they fail.
+        for ops in self.scripts(live.len(), !reserved.is_empty()) {
+            if let Some(f) = self.run_ops(unit, model, live, reserved, &ops, &mut attempt, 0).await? {
+                return Ok(Some(self.shrink_script(unit, model, live, reserved, ops, f, &mut attempt).await?));
+            }
+        }
         for n in 0u32.. {
             if !self.another_round(n, spec.sequences) {
                 break;
@@ -157,6 +174,57 @@ impl Engine {
             return Ok(Some((best, Some((tries, kept)))));
         }
         Ok(None)
+    }
+
+    /// Shrinks a failing scripted sequence: drops one batch at a time, from the last, while the
+    /// same check still fails (a script is not a proptest value, but the report is read the same
+    /// way: the fewest steps that show it).
+    #[allow(clippy::too_many_arguments)]
+    async fn shrink_script(
+        &self,
+        unit: &Unit,
+        model: &Model,
+        live: &[String],
+        reserved: &[String],
+        mut ops: Vec<Op>,
+        first: Failure,
+        attempt: &mut usize,
+    ) -> Result<(Failure, Option<(usize, usize)>), Stopped> {
+        let check = first.violations[0].check.clone();
+        let (mut best, started) = (first, Instant::now());
+        let (mut tries, mut kept) = (0usize, 0usize);
+        let mut i = ops.len();
+        while i > 0 && ops.len() > 1 && started.elapsed() < self.shrink_budget && tries < MAX_SHRINK_TRIES {
+            if self.winding_down() {
+                break;
+            }
+            i -= 1;
+            let mut fewer = ops.clone();
+            fewer.remove(i);
+            tries += 1;
+            match self.run_ops(unit, model, live, reserved, &fewer, attempt, 0).await? {
+                Some(f) if f.violations.iter().any(|v| v.check == check) => {
+                    kept += 1;
+                    best = f;
+                    ops = fewer;
+                    i = i.min(ops.len());
+                }
+                _ => {}
+            }
+        }
+        best.violations.sort_by_key(|v| v.check != check);
+        Ok((best, Some((tries, kept))))
+    }
+
+    /// The scripted sequences ([`super::scripted`]): the batch sizes the request schema allows,
+    /// and, where a fixture is reserved for DELETE_FORCE, the recycle bin.
+    fn scripts(&self, live: usize, reserved: bool) -> Vec<Vec<Op>> {
+        let sizes = super::scripted::batch_sizes(self.contract.batch_size_bounds());
+        let mut out = vec![super::scripted::size_ops(&sizes, live)];
+        if reserved {
+            out.push(super::scripted::recycle_bin_ops(live));
+        }
+        out
     }
 
     /// Is there another sequence (or round) to play? `planned` of them in an ordinary run; in a
@@ -216,8 +284,18 @@ impl Engine {
             if op.reserved {
                 ids.extend(spare.clone());
             }
-            let made_up = op.unknown.max(usize::from(ids.is_empty()));
-            ids.extend((0..made_up).map(|j| super::made_up_id(self.seed, &unit.name, i * 10 + j)));
+            // Within the schema's bounds on a batch's size, like every generated batch.
+            let (min, max) = self.contract.batch_size_bounds();
+            let max = max.unwrap_or(usize::MAX);
+            ids.truncate(max);
+            let made_up = op.unknown.max(usize::from(ids.is_empty())).max(min.saturating_sub(ids.len()));
+            let made_up = made_up.min(max - ids.len());
+            let unknown = (0..made_up).map(|j| super::made_up_id(self.seed, &unit.name, i * 10 + j));
+            if op.fixtures_last {
+                ids.splice(0..0, unknown);
+            } else {
+                ids.extend(unknown);
+            }
             let label = format!("{tag} step {}", i + 1);
             match self
                 .step(unit, model, action, &ids, &watched, &mut states, &label, i + 1, &mut steps, &mut script, within)
@@ -468,8 +546,9 @@ impl Engine {
         let batch = (0..UNDOABLE.len(), prop::collection::vec(any::<bool>(), live.len()));
         let round = (prop::collection::vec(batch, batches), any::<bool>()).boxed();
         let mut source = Source::new(self.seed, &unit.name);
+        let most = self.contract.batch_size_bounds().1.unwrap_or(usize::MAX);
         for r in 0u32.. {
-            if !self.another_round(r, spec.sequences) {
+            if !self.another_round(r, spec.sequences + CONFLICT_ROUNDS) {
                 break;
             }
             let tag = format!("{} round {r}", unit.name);
@@ -478,7 +557,7 @@ impl Engine {
             let fresh = self.fresh_to_start(live, &before, &tag);
             let (drawn, disjoint) = source.tree(&round).map_err(Interrupted::Failed)?.current();
             // Disjoint rounds give each fixture to one batch; overlapping ones keep the draw.
-            let plans: Vec<(&str, Vec<String>)> = drawn
+            let mut plans: Vec<(&str, Vec<String>)> = drawn
                 .iter()
                 .enumerate()
                 .map(|(b, (action, pick))| {
@@ -492,6 +571,13 @@ impl Engine {
                     (UNDOABLE[*action], ids)
                 })
                 .collect();
+            if let Some((first, second)) = CONFLICTS.get(r as usize % CONFLICTS.len()).filter(|_| r < CONFLICT_ROUNDS) {
+                let ids: Vec<String> = live.iter().take(most).cloned().collect();
+                plans = vec![(first, ids.clone()), (second, ids.into_iter().rev().collect())];
+            }
+            for (_, ids) in plans.iter_mut() {
+                ids.truncate(most);
+            }
             let sent = join_all(plans.iter().enumerate().map(|(b, (action, ids))| {
                 let label = format!("{tag} batch {}", b + 1);
                 let body = json!({"action": action, "asset_ids": ids});

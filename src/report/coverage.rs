@@ -29,8 +29,6 @@ pub const UNKNOWN: &str = "unknown";
 
 /// An id at least this many characters long counts as `long`.
 const LONG_ID: usize = 64;
-/// A batch at least this big counts as `100+ ids`.
-const BIG_BATCH: usize = 100;
 
 /// What a run exercised. Every count is of exchanges judged (requests sent and answered, or not
 /// answered), not of trials. Written as the `coverage` object of the JSON report.
@@ -48,7 +46,8 @@ pub struct CoverageData {
     /// Auth variant to requests sent with it (`valid credentials`: with the run's own).
     pub auth_variants: BTreeMap<String, u64>,
     /// Kind of id (`fixture`, `made-up`, `long`, `non-ASCII`, `whitespace`, `other`) or of batch
-    /// (`empty batch`, `one id`, `repeated ids`, `100+ ids`) to how many were sent.
+    /// (its size class: `empty batch`, `one id`, `2-9 ids`, `10-99 ids`, `100-499 ids`,
+    /// `500+ ids`; and `repeated ids`) to how many were sent.
     pub id_kinds: BTreeMap<String, u64>,
     /// HTTP status (or `no answer`) to how many answers had it.
     pub statuses: BTreeMap<String, u64>,
@@ -263,12 +262,7 @@ impl Tracker {
             return;
         }
         let kinds = &mut self.data.id_kinds;
-        match ids.len() {
-            0 => bump(kinds, "empty batch"),
-            1 => bump(kinds, "one id"),
-            n if n >= BIG_BATCH => bump(kinds, "100+ ids"),
-            _ => {}
-        }
+        bump(kinds, crate::engine::size_class(ids.len()));
         if ids.iter().collect::<BTreeSet<_>>().len() < ids.len() {
             bump(kinds, "repeated ids");
         }

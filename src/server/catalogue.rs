@@ -239,6 +239,24 @@ faults! {
         "RESTORE of an ACTIVED asset answers FAILED but deactivates it";
     LostConcurrentUpdates = "lost-concurrent-updates", "lifecycle",
         "a batch works on the states as they were when it arrived and writes them all back 30 ms later: concurrent batches lose each other's updates, even on disjoint assets";
+    Cap8 = "cap-8", "lifecycle",
+        "only the first 8 ids of a batch are acted on; every existing id after them is answered SUCCESS and left alone";
+    Cap50 = "cap-50", "lifecycle",
+        "only the first 50 ids of a batch are acted on; every existing id after them is answered SUCCESS and left alone";
+    Cap500 = "cap-500", "lifecycle",
+        "only the first 500 ids of a batch are acted on; every existing id after them is answered SUCCESS and left alone";
+    PartialApply100 = "partial-apply-100", "lifecycle",
+        "a batch of more than 100 ids is answered id by id as it should be, but only the first 100 ids' changes are kept";
+    PartialApply250 = "partial-apply-250", "lifecycle",
+        "a batch of more than 250 ids is answered id by id as it should be, but only the first 250 ids' changes are kept";
+    RowLocks = "row-locks", "lifecycle",
+        "a batch locks one id at a time (2 ms each) instead of running as one transaction: concurrent batches over the same ids interleave id by id";
+    ForceDeleteFromBinRestorable = "force-delete-from-bin-restorable", "lifecycle",
+        "DELETE_FORCE of an asset in the recycle bin leaves it DELETED, but RESTORE answers SUCCESS and brings it back as it was before DELETE";
+    ForceDeleteFromBinActiveRevives = "force-delete-from-bin-active-revives", "lifecycle",
+        "DELETE_FORCE of an asset in the recycle bin leaves it DELETED, but ACTIVE answers SUCCESS and brings it back ACTIVED";
+    ForceDeleteFromBinUnshareRevives = "force-delete-from-bin-unshare-revives", "lifecycle",
+        "DELETE_FORCE of an asset in the recycle bin leaves it DELETED, but UNSHARE answers SUCCESS and brings it back UNACTIVED";
     StoreIgnoresProject = "store-ignores-project", "project_isolation",
         "a batch naming another project (`bcf-` prefixed) acts on this project's assets";
 }

@@ -14,7 +14,7 @@ use super::gateway::{self, Gateway};
 use super::incoming::Incoming;
 use super::request::{read_batch, Refused, NOT_JSON};
 use super::results;
-use super::store::{Action, State, Store, LOST_UPDATE_WINDOW};
+use super::store::{Action, State, Store, LOST_UPDATE_WINDOW, ROW_LOCK_STEP};
 use crate::contract::path_params;
 
 use crate::protocol::{BATCH_PATH, LOOKUP_PATH, REQUEST_ID_HEADER};
@@ -271,6 +271,8 @@ impl Router {
         {
             return internal_error("SHARE of an UNACTIVED asset");
         }
+        // Under `row-locks` each existing id takes its turn; the answer waits for the last one.
+        let rows = batch.ids.iter().filter(|id| shared.store.get(id).is_some()).count();
         let body = results::run(&shared.store, &batch, behaviour);
         let status = if behaviour.broken(Fault::Status201) { 201 } else { 200 };
         let mut reply = Reply::new(status, body);
@@ -280,6 +282,9 @@ impl Router {
         if behaviour.broken(Fault::LostConcurrentUpdates) {
             // The answer waits for the (late) write-back, so one client alone never sees the gap.
             reply.delay = Some(LOST_UPDATE_WINDOW);
+        }
+        if behaviour.broken(Fault::RowLocks) {
+            reply.delay = Some(ROW_LOCK_STEP * (rows as u32 + 1));
         }
         reply
     }

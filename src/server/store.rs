@@ -77,6 +77,9 @@ impl State {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Asset {
     pub state: State,
+    /// DELETE_FORCE found it in the recycle bin (the `force-delete-from-bin-*` faults revive
+    /// only those).
+    pub purged_from_bin: bool,
     /// The live state `RESTORE` returns to, remembered by `DELETE`.
     pub before_delete: State,
     pub shared: bool,
@@ -123,6 +126,18 @@ pub struct Store {
     /// Under `lagging-lookup` only: the assets after each batch, from when they were so, kept
     /// as long as a lookup [`REPLICA_LAG`] behind may still show them.
     history: Mutex<std::collections::VecDeque<(Instant, Assets)>>,
+    /// Under `row-locks` only: one id's change each, applied at its instant, the way a service
+    /// that locks one row at a time lets two batches over the same ids interleave.
+    rows: Mutex<Vec<RowWrite>>,
+}
+
+/// One id's change of a batch under `row-locks`, due at `at`.
+#[derive(Debug)]
+struct RowWrite {
+    at: Instant,
+    action: Action,
+    id: String,
+    behaviour: Behaviour,
 }
 
 /// How far behind the batches a lookup is under `lagging-lookup`.
@@ -135,14 +150,28 @@ const PHANTOM_FROM_IDS: usize = 20;
 
 pub(crate) const LOST_UPDATE_WINDOW: Duration = Duration::from_millis(30);
 
+/// Under `row-locks`, how long each existing id of a batch holds its row before the next one is
+/// taken (the answer waits for all of them, so one client alone never sees the gap).
+pub(crate) const ROW_LOCK_STEP: Duration = Duration::from_millis(2);
+
 impl Store {
     /// Every fixture exists, `ACTIVED` and not shared; no other id exists.
     pub fn seeded(fixtures: &[String]) -> Store {
         let assets = fixtures
             .iter()
-            .map(|id| (id.clone(), Asset { state: State::Actived, before_delete: State::Actived, shared: false }))
+            .map(|id| {
+                (
+                    id.clone(),
+                    Asset {
+                        state: State::Actived,
+                        before_delete: State::Actived,
+                        shared: false,
+                        purged_from_bin: false,
+                    },
+                )
+            })
             .collect();
-        Store { assets: Mutex::new(assets), pending: Mutex::default(), history: Mutex::default() }
+        Store { assets: Mutex::new(assets), pending: Mutex::default(), history: Mutex::default(), rows: Mutex::default() }
     }
 
     /// A panic elsewhere while holding the lock leaves the map whole (each update is one insert
@@ -153,6 +182,15 @@ impl Store {
         let now = Instant::now();
         while pending.first().is_some_and(|(at, _)| *at <= now) {
             *assets = pending.remove(0).1;
+        }
+        drop(pending);
+        let mut rows = self.rows.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !rows.is_empty() {
+            rows.sort_by_key(|w| w.at);
+            let due = rows.iter().take_while(|w| w.at <= now).count();
+            for w in rows.drain(..due) {
+                let _ = apply_one(&mut assets, w.action, &w.id, &w.behaviour);
+            }
         }
         assets
     }
@@ -202,6 +240,19 @@ impl Store {
             pending.push((Instant::now() + LOST_UPDATE_WINDOW, copy));
             return outcomes;
         }
+        if behaviour.broken(Fault::RowLocks) {
+            // Answered as if alone, applied one id at a time, each at its own instant.
+            let outcomes = apply_batch(&mut assets.clone(), action, ids, behaviour);
+            let existing: Vec<&str> = ids.iter().copied().filter(|id| assets.contains_key(*id)).collect();
+            drop(assets);
+            let now = Instant::now();
+            let mut rows = self.rows.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            for (k, id) in existing.into_iter().enumerate() {
+                let at = now + ROW_LOCK_STEP * k as u32;
+                rows.push(RowWrite { at, action, id: id.to_string(), behaviour: behaviour.clone() });
+            }
+            return outcomes;
+        }
         let before = behaviour.chose(Variant::LaggingLookup).then(|| assets.clone());
         let outcomes = if behaviour.chose(Variant::AtomicBatches) {
             apply_all_or_nothing(&mut assets, action, ids, behaviour)
@@ -232,8 +283,39 @@ fn apply_all_or_nothing(
     outcomes.into_iter().map(|o| o.and(Err(Failure::RolledBack))).collect()
 }
 
+/// Under `cap-N`, how many ids of a batch are acted on.
+fn cap(fault: Option<Fault>) -> Option<usize> {
+    match fault? {
+        Fault::Cap8 => Some(8),
+        Fault::Cap50 => Some(50),
+        Fault::Cap500 => Some(500),
+        _ => None,
+    }
+}
+
+/// Under `partial-apply-N`, how many ids of a batch keep their changes.
+fn partial(fault: Option<Fault>) -> Option<usize> {
+    match fault? {
+        Fault::PartialApply100 => Some(100),
+        Fault::PartialApply250 => Some(250),
+        _ => None,
+    }
+}
+
 fn apply_batch(assets: &mut Assets, action: Action, ids: &[&str], behaviour: &Behaviour) -> Vec<Result<(), Failure>> {
     let fault = behaviour.fault;
+    if let Some(n) = partial(fault).filter(|n| ids.len() > *n) {
+        // Every id judged and answered, but only the first `n` ids' changes are written.
+        let mut copy = assets.clone();
+        let outcomes = apply_batch(&mut copy, action, ids, &Behaviour::new(None, &behaviour.variants));
+        for id in ids.iter().take(n) {
+            match copy.remove(*id) {
+                Some(a) => assets.insert(id.to_string(), a),
+                None => assets.remove(*id),
+            };
+        }
+        return outcomes;
+    }
     let exists = |assets: &Assets, id: &&str| assets.contains_key(*id);
     let known = ids.iter().filter(|id| exists(assets, id)).count();
     // The ids a phantom-success fault reports SUCCESS without acting on.
@@ -244,7 +326,11 @@ fn apply_batch(assets: &mut Assets, action: Action, ids: &[&str], behaviour: &Be
         Some(Fault::PhantomSuccessMixedBatch) if known > 0 && known < ids.len() => {
             ids.iter().filter(|id| exists(assets, id)).copied().collect()
         }
-        _ => vec![],
+        _ => match cap(fault) {
+            // Past the first `n` ids, every existing one is answered SUCCESS and left alone.
+            Some(n) => ids.iter().skip(n).filter(|id| exists(assets, id)).copied().collect(),
+            None => vec![],
+        },
     };
     let outcomes: Vec<Result<(), Failure>> = ids
         .iter()
@@ -293,11 +379,18 @@ fn apply_one(assets: &mut Assets, action: Action, id: &str, behaviour: &Behaviou
             if asset.state == State::Deleted {
                 return refuse;
             }
+            asset.purged_from_bin = asset.state == State::Deleting;
             if behaviour.chose(Variant::DeleteForceAbsent) {
                 assets.remove(id);
             } else {
                 asset.state = State::Deleted;
             }
+        }
+        Action::Restore if revives(asset, action, fault) => asset.state = asset.before_delete,
+        Action::Active if revives(asset, action, fault) => asset.state = State::Actived,
+        Action::Unshare if revives(asset, action, fault) => {
+            asset.state = State::Unactived;
+            asset.shared = false;
         }
         Action::Restore => {
             if asset.state != State::Deleting {
@@ -335,6 +428,18 @@ fn apply_one(assets: &mut Assets, action: Action, id: &str, behaviour: &Behaviou
         }
     }
     Ok(())
+}
+
+/// Does `action` bring back an asset force-deleted from the recycle bin (the
+/// `force-delete-from-bin-*` faults, one reviving action each)?
+fn revives(asset: &Asset, action: Action, fault: Option<Fault>) -> bool {
+    let reviver = match fault {
+        Some(Fault::ForceDeleteFromBinRestorable) => Action::Restore,
+        Some(Fault::ForceDeleteFromBinActiveRevives) => Action::Active,
+        Some(Fault::ForceDeleteFromBinUnshareRevives) => Action::Unshare,
+        _ => return false,
+    };
+    asset.state == State::Deleted && asset.purged_from_bin && action == reviver
 }
 
 #[cfg(test)]
@@ -428,6 +533,69 @@ mod tests {
         let out = s.apply(Action::Restore, &["f0"], &with(Fault::RestoreMovesLive));
         assert_eq!(out, [Err(Failure::NotAllowed(Action::Restore))]);
         assert_eq!(state_of(&s, "f0"), Some(State::Unactived));
+    }
+
+    #[test]
+    fn caps_act_on_the_first_ids_only() {
+        let all: Vec<String> = (0..12).map(|k| format!("f{k:02}")).collect();
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        // cap-8: all twelve answered SUCCESS, the last four left alone.
+        let s = Store::seeded(&all);
+        assert!(s.apply(Action::Unactive, &refs, &with(Fault::Cap8)).iter().all(Result::is_ok));
+        assert_eq!(s.get("f07").map(|a| a.state), Some(State::Unactived));
+        assert_eq!(s.get("f08").map(|a| a.state), Some(State::Actived));
+        // partial-apply-100: a batch past 100 ids is answered in full, its tail not written.
+        let mut big: Vec<String> = (0..101).map(|k| format!("u{k:03}")).collect();
+        big.push("f11".into());
+        let refs: Vec<&str> = big.iter().map(String::as_str).collect();
+        let s = Store::seeded(&all);
+        let out = s.apply(Action::Unactive, &refs, &with(Fault::PartialApply100));
+        assert_eq!(out[101], Ok(()));
+        assert_eq!(out[0], Err(Failure::NotFound));
+        assert_eq!(s.get("f11").map(|a| a.state), Some(State::Actived));
+    }
+
+    #[test]
+    fn row_locks_interleave_batches_over_the_same_ids() {
+        let b = with(Fault::RowLocks);
+        let ids: Vec<String> = (0..4).map(|k| format!("f{k}")).collect();
+        let fwd: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let rev: Vec<&str> = fwd.iter().rev().copied().collect();
+        let s = Store::seeded(&ids);
+        s.apply(Action::Unactive, &fwd, &b);
+        s.apply(Action::Active, &rev, &b);
+        std::thread::sleep(ROW_LOCK_STEP * 8);
+        // Each id takes the last change that reached it: the first id is ACTIVE's last (the
+        // reversed batch gets to it after three others); where the two batches met depends on
+        // how far apart they arrived, so the other ids are not asserted (no timed assertions).
+        assert_eq!(s.get("f0").map(|a| a.state), Some(State::Actived));
+        // One batch alone lands whole once its answer's wait is over.
+        let s = Store::seeded(&ids);
+        s.apply(Action::Unactive, &rev, &b);
+        std::thread::sleep(ROW_LOCK_STEP * 8);
+        assert!(fwd.iter().all(|id| s.get(id).unwrap().state == State::Unactived));
+    }
+
+    #[test]
+    fn force_deleted_from_the_bin_revived_by_one_action_each() {
+        for (fault, action, back) in [
+            (Fault::ForceDeleteFromBinRestorable, Action::Restore, State::Unactived),
+            (Fault::ForceDeleteFromBinActiveRevives, Action::Active, State::Actived),
+            (Fault::ForceDeleteFromBinUnshareRevives, Action::Unshare, State::Unactived),
+        ] {
+            let b = with(fault);
+            let s = store();
+            s.apply(Action::Unactive, &["a"], &b);
+            s.apply(Action::Delete, &["a"], &b);
+            assert_eq!(s.apply(Action::DeleteForce, &["a"], &b), [Ok(())]);
+            assert_eq!(state(&s), Some(State::Deleted), "{fault:?}");
+            assert_eq!(s.apply(action, &["a"], &b), [Ok(())], "{fault:?}");
+            assert_eq!(state(&s), Some(back), "{fault:?}");
+            // Force-deleted while live, it stays gone.
+            let s = store();
+            s.apply(Action::DeleteForce, &["a"], &b);
+            assert_eq!(s.apply(action, &["a"], &b), [Err(Failure::NotAllowed(action))], "{fault:?}");
+        }
     }
 
     #[test]
