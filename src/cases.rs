@@ -212,20 +212,9 @@ pub struct Auth {
 }
 
 /// Every way the runner knows to send bad credentials.
-pub const AUTH_VARIANTS: &[&str] = &[
-    "no-credentials",
-    "wrong-token",
-    "altered-token",
-    "empty-token",
-    "tampered-signature",
-    "stale-date",
-    "future-date",
-    "foreign-access-key",
-    "altered-signature-first",
-    "altered-signature-middle",
-    "empty-signature",
-    "unsigned-date",
-];
+pub fn auth_variants() -> Vec<&'static str> {
+    crate::generate::AUTH_VARIANTS.iter().map(|(name, _)| *name).collect()
+}
 
 #[derive(Debug, Clone)]
 pub struct Sequence {
@@ -448,7 +437,7 @@ fn parse(file: &Path, name: &str, text: &str, contract: &crate::contract::Contra
             let known: Vec<&str> = derived.iter().map(String::as_str).collect();
             CaseBody::Negative(Negative { rules: names_from(file, &doc, "rules", &known)? })
         }
-        "auth" => CaseBody::Auth(Auth { variants: names_from(file, &doc, "variants", AUTH_VARIANTS)? }),
+        "auth" => CaseBody::Auth(Auth { variants: names_from(file, &doc, "variants", &auth_variants())? }),
         "sequence" => {
             let Some(Value::Array(steps)) = field("steps") else {
                 return Err(err(file, "/steps", "a sequence needs a list of steps"));

@@ -105,7 +105,12 @@ fn tripped_by(fault: Fault) -> &'static [&'static str] {
         | "signature-ends-only"
         | "signature-first-half"
         | "accept-empty-signature"
-        | "accept-uncovered-headers" => &["rejects_bad_credentials"],
+        | "accept-uncovered-headers"
+        | "sig-empty-payload-fallback"
+        | "sig-ignores-body"
+        | "token-prefix-compare"
+        | "signature-prefix-compare"
+        | "ak-prefix-compare" => &["rejects_bad_credentials"],
         "auth-401" => &["rejects_bad_credentials", "status_documented"],
         "reject-valid-batches" => &["accepts_valid_request", "lifecycle"],
         "restore-does-nothing"

@@ -223,6 +223,16 @@ faults! {
         "an empty `Signature=` is accepted";
     AcceptUncoveredHeaders = "accept-uncovered-headers", "rejects_bad_credentials",
         "`SignedHeaders` need not cover `host` and `x-sdk-date`";
+    SigEmptyPayloadFallback = "sig-empty-payload-fallback", "rejects_bad_credentials",
+        "a signature that does not match the request is tried again over an empty payload (a fallback for clients that do not sign the body)";
+    SigIgnoresBody = "sig-ignores-body", "rejects_bad_credentials",
+        "the payload hash is `X-Sdk-Content-Sha256`'s whenever it is sent, signed or not: the body acted on need not be the one signed";
+    TokenPrefixCompare = "token-prefix-compare", "rejects_bad_credentials",
+        "`X-Auth-Token` is compared over the shorter of it and the configured token (a non-empty prefix, or the token extended, passes)";
+    SignaturePrefixCompare = "signature-prefix-compare", "rejects_bad_credentials",
+        "the signature is compared over the shorter of the two (a non-empty prefix, or the signature extended, passes)";
+    AkPrefixCompare = "ak-prefix-compare", "rejects_bad_credentials",
+        "`Access=` is matched to a configured access key over the shorter of the two";
     ActsOutsideBatch = "acts-outside-batch", "lifecycle",
         "UNACTIVE also deactivates the asset whose id follows the batch's first existing id and differs from it only in its last character";
     AnyActionResurrects = "any-action-resurrects", "lifecycle",
