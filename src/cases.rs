@@ -260,6 +260,7 @@ pub enum StatefulTrial {
     RandomSequences,
     ConcurrentBatches,
     ProjectIsolation,
+    NearMisses,
 }
 
 /// The stateful trials a case may name.
@@ -267,6 +268,7 @@ pub const STATEFUL_TRIALS: &[(&str, StatefulTrial)] = &[
     ("random-sequences", StatefulTrial::RandomSequences),
     ("concurrent-batches", StatefulTrial::ConcurrentBatches),
     ("project-isolation", StatefulTrial::ProjectIsolation),
+    ("near-misses", StatefulTrial::NearMisses),
 ];
 
 impl Stateful {
@@ -275,7 +277,7 @@ impl Stateful {
     pub fn fixtures_needed(&self) -> usize {
         match self.trial {
             StatefulTrial::RandomSequences | StatefulTrial::ConcurrentBatches => 4,
-            StatefulTrial::ProjectIsolation => 2,
+            StatefulTrial::ProjectIsolation | StatefulTrial::NearMisses => 2,
         }
     }
 }

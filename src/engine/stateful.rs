@@ -49,15 +49,15 @@ struct Op {
 }
 
 /// Where a stateful trial failed: every step up to it, the exchange that showed it, and why.
-struct Failure {
-    steps: Vec<String>,
+pub(super) struct Failure {
+    pub(super) steps: Vec<String>,
     /// The requests sent before `exchange` that it depends on, in order (for a reproduction).
-    script: Vec<Request>,
+    pub(super) script: Vec<Request>,
     /// `script`'s batches were sent at once.
-    at_once: bool,
-    exchange: Exchange,
-    violations: Vec<Violation>,
-    expect: Expect,
+    pub(super) at_once: bool,
+    pub(super) exchange: Exchange,
+    pub(super) violations: Vec<Violation>,
+    pub(super) expect: Expect,
 }
 
 impl Engine {
@@ -79,6 +79,7 @@ impl Engine {
             StatefulTrial::RandomSequences => self.random_sequences(unit, spec, &model, live, reserved).await,
             StatefulTrial::ConcurrentBatches => self.concurrent(unit, spec, &model, live).await,
             StatefulTrial::ProjectIsolation => self.isolation(unit, &model, live).await,
+            StatefulTrial::NearMisses => self.near_misses(unit, &model, live).await,
         };
         // Whatever happened, the live fixtures are left in use (ACTIVED) for the next trial that
         // shares them (a sequence starts from a live asset); the end of the run puts them back
@@ -310,7 +311,7 @@ impl Engine {
     }
 
     /// What a batch's answer says about `id`.
-    fn said(&self, x: &Exchange, id: &str, ids: &[String]) -> Said {
+    pub(super) fn said(&self, x: &Exchange, id: &str, ids: &[String]) -> Said {
         if !ids.iter().any(|i| i == id) {
             return Said::Untouched;
         }
@@ -338,7 +339,7 @@ impl Engine {
     }
 
     /// Looks an asset up, counted like any exchange (for lookups no check judges).
-    async fn observe(&self, id: &str, label: &str) -> Result<Exchange, Stopped> {
+    pub(super) async fn observe(&self, id: &str, label: &str) -> Result<Exchange, Stopped> {
         let x = self.fetch(id, label).await?;
         self.tally.observe(&x, AuthMode::Valid);
         Ok(x)
@@ -386,7 +387,13 @@ impl Engine {
 
     /// Brings the live fixtures back in use: RESTORE those in the recycle bin, then ACTIVE all
     /// that are not ACTIVED. Counted, not judged (the trials judge what they do themselves).
-    async fn make_live(&self, unit: &Unit, model: &Model, live: &[String], tag: &str) -> Result<(), Interrupted> {
+    pub(super) async fn make_live(
+        &self,
+        unit: &Unit,
+        model: &Model,
+        live: &[String],
+        tag: &str,
+    ) -> Result<(), Interrupted> {
         let _ = unit;
         let mut seen = Vec::new();
         for id in live {

@@ -5,6 +5,7 @@
 //! part. The same seed gives the same requests.
 
 mod ids;
+pub mod near_miss;
 mod negative;
 mod schema;
 

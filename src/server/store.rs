@@ -116,6 +116,10 @@ pub struct Store {
     /// them at its instant (a batch's "commit"), the way a read-modify-write without a lock loses
     /// the updates of any batch that ran meanwhile.
     pending: Mutex<Vec<(Instant, Assets)>>,
+    /// Under a fault whose id column normalises (or `near-miss-ids-400`): each seeded asset's id
+    /// by its key, computed once (nothing creates assets later), so a batch of large ids stays fast.
+    keys: Keys,
+    loosest: Keys,
 }
 
 /// How long after it arrives a batch's changes land under `lost-concurrent-updates` (and how
@@ -132,7 +136,7 @@ impl Store {
             .iter()
             .map(|id| (id.clone(), Asset { state: State::Actived, before_delete: State::Actived, shared: false }))
             .collect();
-        Store { assets: Mutex::new(assets), pending: Mutex::default() }
+        Store { assets: Mutex::new(assets), ..Store::default() }
     }
 
     /// A panic elsewhere while holding the lock leaves the map whole (each update is one insert
@@ -151,6 +155,20 @@ impl Store {
         self.lock().get(id).cloned()
     }
 
+    /// The asset `id` finds, compared the way the planted fault's id column compares ids.
+    pub(crate) fn get_as(&self, id: &str, behaviour: &Behaviour) -> Option<Asset> {
+        let assets = self.lock();
+        resolve(&assets, &self.keys, id, behaviour).and_then(|found| assets.get(&found).cloned())
+    }
+
+    /// Is `id` no asset's id, but one that case, spaces, full-width forms, normal form or
+    /// percent-encoding would make an asset's (what `near-miss-ids-400` refuses)?
+    pub(crate) fn is_near_miss(&self, id: &str) -> bool {
+        let assets = self.lock();
+        let keyed = self.loosest.get_or_init(|| assets.keys().map(|a| (loosest(a), a.clone())).collect());
+        !assets.contains_key(id) && keyed.contains_key(&loosest(id))
+    }
+
     /// Applies `action` to each id (each distinct id once) atomically; one outcome per id, in order.
     pub fn apply(&self, action: Action, ids: &[&str], behaviour: &Behaviour) -> Vec<Result<(), Failure>> {
         let mut assets = self.lock();
@@ -158,16 +176,25 @@ impl Store {
             // Works on a copy and writes all of it back later, over whatever happened meanwhile.
             let mut copy = assets.clone();
             drop(assets);
-            let outcomes = apply_batch(&mut copy, action, ids, behaviour);
+            let outcomes = apply_batch(&mut copy, &self.keys, action, ids, behaviour);
             let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             pending.push((Instant::now() + LOST_UPDATE_WINDOW, copy));
             return outcomes;
         }
-        apply_batch(&mut assets, action, ids, behaviour)
+        apply_batch(&mut assets, &self.keys, action, ids, behaviour)
     }
 }
 
-fn apply_batch(assets: &mut Assets, action: Action, ids: &[&str], behaviour: &Behaviour) -> Vec<Result<(), Failure>> {
+/// Each seeded asset's id by the planted fault's key (see [`Store`]).
+type Keys = std::sync::OnceLock<BTreeMap<String, String>>;
+
+fn apply_batch(
+    assets: &mut Assets,
+    keys: &Keys,
+    action: Action,
+    ids: &[&str],
+    behaviour: &Behaviour,
+) -> Vec<Result<(), Failure>> {
     let fault = behaviour.fault;
     let exists = |assets: &Assets, id: &&str| assets.contains_key(*id);
     let known = ids.iter().filter(|id| exists(assets, id)).count();
@@ -183,7 +210,7 @@ fn apply_batch(assets: &mut Assets, action: Action, ids: &[&str], behaviour: &Be
     };
     let outcomes: Vec<Result<(), Failure>> = ids
         .iter()
-        .map(|id| if phantom.contains(id) { Ok(()) } else { apply_one(assets, action, id, behaviour) })
+        .map(|id| if phantom.contains(id) { Ok(()) } else { apply_one(assets, keys, action, id, behaviour) })
         .collect();
     if fault == Some(Fault::ActsOutsideBatch) && action == Action::Unactive {
         if let Some(first) = ids.iter().find(|id| exists(assets, id)) {
@@ -203,8 +230,43 @@ fn apply_batch(assets: &mut Assets, action: Action, ids: &[&str], behaviour: &Be
     outcomes
 }
 
-fn apply_one(assets: &mut Assets, action: Action, id: &str, behaviour: &Behaviour) -> Result<(), Failure> {
+/// How the planted fault's id column compares ids: the key both sides are reduced to (`None`:
+/// exactly, as the contract's string ids are compared).
+fn id_key(behaviour: &Behaviour) -> Option<fn(&str) -> String> {
+    use crate::generate::near_miss::{compose, fold_width};
+    Some(match behaviour.fault? {
+        // MySQL's `_ci` collations with PAD SPACE: letter case and trailing spaces do not count.
+        Fault::CollationCi => |id| id.trim_end_matches(' ').to_lowercase(),
+        Fault::PadSpace => |id| id.trim_end_matches(' ').to_string(),
+        Fault::TrimmedLookup => |id| id.trim().to_string(),
+        Fault::NfcIds => compose,
+        Fault::NfkcIds => |id| compose(&fold_width(id)),
+        Fault::FullwidthFold => fold_width,
+        Fault::PercentDecodedLookup => |id| percent_encoding::percent_decode_str(id).decode_utf8_lossy().to_string(),
+        _ => return None,
+    })
+}
+
+/// Every normalisation at once: what `near-miss-ids-400` compares by.
+fn loosest(id: &str) -> String {
+    use crate::generate::near_miss::{compose, fold_width};
+    let decoded = percent_encoding::percent_decode_str(id).decode_utf8_lossy().to_string();
+    compose(&fold_width(&decoded)).trim().to_lowercase()
+}
+
+/// The stored id `id` finds: itself, or under a normalising fault the asset whose key is its key.
+fn resolve(assets: &Assets, keys: &Keys, id: &str, behaviour: &Behaviour) -> Option<String> {
+    if assets.contains_key(id) {
+        return Some(id.to_string());
+    }
+    let key = id_key(behaviour)?;
+    let keyed = keys.get_or_init(|| assets.keys().map(|a| (key(a), a.clone())).collect());
+    keyed.get(&key(id)).cloned()
+}
+
+fn apply_one(assets: &mut Assets, keys: &Keys, action: Action, id: &str, behaviour: &Behaviour) -> Result<(), Failure> {
     let fault = behaviour.fault;
+    let id = &resolve(assets, keys, id, behaviour).ok_or(Failure::NotFound)?;
     let asset = assets.get_mut(id).ok_or(Failure::NotFound)?;
     let refuse = Err(Failure::NotAllowed(action));
     match action {
