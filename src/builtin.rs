@@ -71,6 +71,7 @@ pub const CASES: &[(&str, &str)] = files!("cases":
     "every-action-unknown-ids.json",
     "force-delete-is-final.json",
     "invalid-requests.json",
+    "near-misses.json",
     "ordinary-batches.json",
     "project-isolation.json",
     "published-example-corrected.json",

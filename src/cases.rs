@@ -212,20 +212,9 @@ pub struct Auth {
 }
 
 /// Every way the runner knows to send bad credentials.
-pub const AUTH_VARIANTS: &[&str] = &[
-    "no-credentials",
-    "wrong-token",
-    "altered-token",
-    "empty-token",
-    "tampered-signature",
-    "stale-date",
-    "future-date",
-    "foreign-access-key",
-    "altered-signature-first",
-    "altered-signature-middle",
-    "empty-signature",
-    "unsigned-date",
-];
+pub fn auth_variants() -> Vec<&'static str> {
+    crate::generate::AUTH_VARIANTS.iter().map(|(name, _)| *name).collect()
+}
 
 #[derive(Debug, Clone)]
 pub struct Sequence {
@@ -271,6 +260,7 @@ pub enum StatefulTrial {
     RandomSequences,
     ConcurrentBatches,
     ProjectIsolation,
+    NearMisses,
 }
 
 /// The stateful trials a case may name.
@@ -278,6 +268,7 @@ pub const STATEFUL_TRIALS: &[(&str, StatefulTrial)] = &[
     ("random-sequences", StatefulTrial::RandomSequences),
     ("concurrent-batches", StatefulTrial::ConcurrentBatches),
     ("project-isolation", StatefulTrial::ProjectIsolation),
+    ("near-misses", StatefulTrial::NearMisses),
 ];
 
 impl Stateful {
@@ -288,7 +279,7 @@ impl Stateful {
             StatefulTrial::RandomSequences => 4,
             // Rounds of batches over 8 shared ids: fewer rarely show an interleaving of ids.
             StatefulTrial::ConcurrentBatches => 8,
-            StatefulTrial::ProjectIsolation => 2,
+            StatefulTrial::ProjectIsolation | StatefulTrial::NearMisses => 2,
         }
     }
 }
@@ -450,7 +441,7 @@ fn parse(file: &Path, name: &str, text: &str, contract: &crate::contract::Contra
             let known: Vec<&str> = derived.iter().map(String::as_str).collect();
             CaseBody::Negative(Negative { rules: names_from(file, &doc, "rules", &known)? })
         }
-        "auth" => CaseBody::Auth(Auth { variants: names_from(file, &doc, "variants", AUTH_VARIANTS)? }),
+        "auth" => CaseBody::Auth(Auth { variants: names_from(file, &doc, "variants", &auth_variants())? }),
         "sequence" => {
             let Some(Value::Array(steps)) = field("steps") else {
                 return Err(err(file, "/steps", "a sequence needs a list of steps"));

@@ -76,8 +76,6 @@ fn compute(
     body: &[u8],
     date: &str,
 ) -> Signature {
-    let signed_headers = signed.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(";");
-    let canonical_headers: String = signed.iter().map(|(n, v)| format!("{n}:{v}\n")).collect();
     let content_sha256 = CONTENT_SHA256_HEADER.to_ascii_lowercase();
     // As the official signer: an empty body always hashes the empty string; otherwise a signed
     // `X-Sdk-Content-Sha256` wins over the body's own hash.
@@ -85,6 +83,24 @@ fn compute(
         Some((_, declared)) if !body.is_empty() && !declared.is_empty() => declared.clone(),
         _ => hex::encode(Sha256::digest(body)),
     };
+    compute_hashed(ak, sk, method, path, query, signed, &payload_hash, date)
+}
+
+/// [`compute`] with the payload hash given: what a verifier ends up with when it takes the hash
+/// from somewhere other than the body (the planted signature faults do).
+#[allow(clippy::too_many_arguments)]
+fn compute_hashed(
+    ak: &str,
+    sk: &str,
+    method: &str,
+    path: &str,
+    query: &[(String, String)],
+    signed: &[(String, String)],
+    payload_hash: &str,
+    date: &str,
+) -> Signature {
+    let signed_headers = signed.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(";");
+    let canonical_headers: String = signed.iter().map(|(n, v)| format!("{n}:{v}\n")).collect();
     let canonical_request = format!(
         "{}\n{}\n{}\n{}\n{}\n{}",
         method.to_ascii_uppercase(),
@@ -238,6 +254,10 @@ pub struct Lax {
     pub empty_signature: bool,
     /// How much of the signature is compared.
     pub compare: Compare,
+    /// A signature that does not match is tried again over an empty payload.
+    pub empty_payload_fallback: bool,
+    /// The payload hash is `X-Sdk-Content-Sha256`'s whenever the header is there, signed or not.
+    pub declared_payload_hash: bool,
 }
 
 /// How much of a signature a verifier compares (all of it, unless a fault is planted).
@@ -251,6 +271,8 @@ pub enum Compare {
     Ends,
     /// The first half only.
     FirstHalf,
+    /// Over the shorter of the two (a non-empty prefix, or the signature extended, passes).
+    Shorter,
 }
 
 /// Checks an incoming request's signature, with the leniencies `lax` names (none by default).
@@ -293,28 +315,44 @@ pub fn verify(
         signed.push((name.to_ascii_lowercase(), value.trim().to_string()));
     }
     let query = raw_query.map(parse_query).unwrap_or_default();
-    let expected = compute(ak, &sk, method, &decode_path(raw_path), &query, &signed, body, date);
-    let string_to_sign = expected.string_to_sign;
+    let path = decode_path(raw_path);
+    let mut candidates = vec![compute(ak, &sk, method, &path, &query, &signed, body, date).string_to_sign];
+    if lax.empty_payload_fallback {
+        candidates.push(compute(ak, &sk, method, &path, &query, &signed, b"", date).string_to_sign);
+    }
+    if let (true, Some(declared)) = (lax.declared_payload_hash, header(CONTENT_SHA256_HEADER)) {
+        candidates.push(compute_hashed(ak, &sk, method, &path, &query, &signed, declared.trim(), date).string_to_sign);
+    }
     if lax.empty_signature && signature.is_empty() {
         return Ok(ak.to_string());
     }
-    if lax.compare != Compare::All {
-        let want = hex::encode(mac(&sk, &string_to_sign).finalize().into_bytes());
-        let (w, g) = (want.as_bytes(), signature.to_ascii_lowercase().into_bytes());
-        let n = w.len();
-        let same = g.len() == n
-            && match lax.compare {
-                Compare::All => w == g.as_slice(),
-                Compare::SkipFirst => w[1..] == g[1..],
-                Compare::Ends => w[..8] == g[..8] && w[n - 8..] == g[n - 8..],
-                Compare::FirstHalf => w[..n / 2] == g[..n / 2],
-            };
-        return if same { Ok(ak.to_string()) } else { Err(VerifyError::Mismatch) };
+    if candidates.iter().any(|string_to_sign| signature_matches(&sk, string_to_sign, signature, lax.compare)) {
+        Ok(ak.to_string())
+    } else {
+        Err(VerifyError::Mismatch)
     }
-    let given = hex::decode(signature).map_err(|_| VerifyError::Mismatch)?;
-    // Constant-time comparison.
-    mac(&sk, &string_to_sign).verify_slice(&given).map_err(|_| VerifyError::Mismatch)?;
-    Ok(ak.to_string())
+}
+
+/// Does `signature` sign `string_to_sign`, compared as `compare` says (all of it, in constant
+/// time, unless a fault is planted)?
+fn signature_matches(sk: &str, string_to_sign: &str, signature: &str, compare: Compare) -> bool {
+    if compare == Compare::All {
+        let Ok(given) = hex::decode(signature) else { return false };
+        // Constant-time comparison.
+        return mac(sk, string_to_sign).verify_slice(&given).is_ok();
+    }
+    let want = hex::encode(mac(sk, string_to_sign).finalize().into_bytes());
+    let (w, g) = (want.as_bytes(), signature.to_ascii_lowercase().into_bytes());
+    let n = w.len();
+    match compare {
+        Compare::All => unreachable!("compared above"),
+        // A hand-written compare over the shorter of the two, refusing only the empty signature.
+        Compare::Shorter => !g.is_empty() && w[..n.min(g.len())] == g[..n.min(g.len())],
+        _ if g.len() != n => false,
+        Compare::SkipFirst => w[1..] == g[1..],
+        Compare::Ends => w[..8] == g[..8] && w[n - 8..] == g[n - 8..],
+        Compare::FirstHalf => w[..n / 2] == g[..n / 2],
+    }
 }
 
 /// The three fields of an `Authorization` header, borrowed from it.

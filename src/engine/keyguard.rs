@@ -66,6 +66,12 @@ mod tests {
         assert!(!KeyGuard::fails_with_run_key(AuthMode::Missing, true));
         assert!(!KeyGuard::fails_with_run_key(AuthMode::WrongToken, true));
         assert!(!KeyGuard::fails_with_run_key(AuthMode::TamperedSignature, false));
+        // Near misses of the run's key are guarded too: a length-ignoring compare takes them for it.
+        for mode in [AuthMode::AccessKeyCut, AuthMode::AccessKeyExtended, AuthMode::SignatureCutToOne] {
+            assert!(KeyGuard::fails_with_run_key(mode, true), "{mode:?}");
+        }
+        assert!(KeyGuard::fails_with_run_key(AuthMode::BodyChangedAfterSigning, true));
+        assert!(KeyGuard::fails_with_run_key(AuthMode::EmptyPayloadSignature, true));
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod fixtures;
 mod generated;
 mod keyguard;
 mod model;
+mod near_miss;
 pub mod plan;
 mod put_back;
 pub mod replay;

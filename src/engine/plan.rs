@@ -333,12 +333,23 @@ impl Settings {
             .filter(|c| matches!(&c.body, CaseBody::Stateful(s) if s.trial == cases::StatefulTrial::RandomSequences))
             .map(|c| c.name.as_str())
             .collect();
+        let near_missing: Vec<&str> = self
+            .cases
+            .iter()
+            .filter(|c| matches!(&c.body, CaseBody::Stateful(s) if s.trial == cases::StatefulTrial::NearMisses))
+            .map(|c| c.name.as_str())
+            .collect();
         if self.is_bundled() {
             let pool = (0..4).map(|i| format!("bcf-fixture-pool-{i}")).collect();
             let per = sequences
                 .iter()
                 .map(|(name, n, _)| {
                     let mut ids: Vec<String> = (0..*n).map(|k| format!("bcf-fixture-{name}-{k}")).collect();
+                    // The near-miss trial's second fixture ends in a composed letter, so
+                    // every near-miss kind and URL spelling has something to change.
+                    if near_missing.contains(name) && ids.len() > 1 {
+                        ids[1].push_str("-\u{e9}");
+                    }
                     if reserving.contains(name) {
                         ids.extend((0..BUNDLED_RESERVED).map(|k| format!("bcf-fixture-{name}-reserved-{k}")));
                     }

@@ -267,7 +267,7 @@ fn named_ids<'a>(contract: &Contract, requests: impl Iterator<Item = &'a Request
 fn missing_credentials(auth: AuthMode, creds: &Credentials) -> Option<String> {
     let missing = match auth {
         AuthMode::Valid if creds.is_empty() => "credentials",
-        AuthMode::AlteredToken if creds.token.is_none() => "a token",
+        mode if mode.needs_token() && creds.token.is_none() => "a token",
         mode if mode.needs_aksk() && creds.aksk.is_none() => "an AK/SK pair",
         _ => return None,
     };

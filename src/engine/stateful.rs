@@ -59,15 +59,15 @@ pub(super) struct Op {
 }
 
 /// Where a stateful trial failed: every step up to it, the exchange that showed it, and why.
-struct Failure {
-    steps: Vec<String>,
+pub(super) struct Failure {
+    pub(super) steps: Vec<String>,
     /// The requests sent before `exchange` that it depends on, in order (for a reproduction).
-    script: Vec<Request>,
+    pub(super) script: Vec<Request>,
     /// `script`'s batches were sent at once.
-    at_once: bool,
-    exchange: Exchange,
-    violations: Vec<Violation>,
-    expect: Expect,
+    pub(super) at_once: bool,
+    pub(super) exchange: Exchange,
+    pub(super) violations: Vec<Violation>,
+    pub(super) expect: Expect,
 }
 
 impl Engine {
@@ -89,6 +89,7 @@ impl Engine {
             StatefulTrial::RandomSequences => self.random_sequences(unit, spec, &model, live, reserved).await,
             StatefulTrial::ConcurrentBatches => self.concurrent(unit, spec, &model, live).await,
             StatefulTrial::ProjectIsolation => self.isolation(unit, &model, live).await,
+            StatefulTrial::NearMisses => self.near_misses(unit, &model, live).await,
         };
         // Whatever happened, the live fixtures are left in use (ACTIVED) for the next trial that
         // shares them (a sequence starts from a live asset); the end of the run puts them back
@@ -418,7 +419,7 @@ impl Engine {
     }
 
     /// Looks an asset up, counted like any exchange (for lookups no check judges).
-    async fn observe(&self, id: &str, label: &str) -> Result<Exchange, Stopped> {
+    pub(super) async fn observe(&self, id: &str, label: &str) -> Result<Exchange, Stopped> {
         let x = self.fetch(id, label).await?;
         self.tally.observe(&x, AuthMode::Valid);
         Ok(x)
@@ -471,7 +472,7 @@ impl Engine {
     /// (ACTIVE not SUCCESS, a lookup without a state), the lag seen so far is waited out once
     /// and the asset looked up again. Counted, not judged (the trials judge what they do
     /// themselves).
-    async fn make_live(
+    pub(super) async fn make_live(
         &self,
         model: &Model,
         live: &[String],

@@ -454,8 +454,17 @@ impl Engine {
 
     /// The unsigned lookup of one asset, if the contract has a lookup.
     fn lookup_request(&self, id: &str, label: &str) -> Option<Request> {
+        let segment = percent_encoding::utf8_percent_encode(id, crate::contract::SEGMENT).to_string();
+        self.lookup_request_spelled(&segment, label)
+    }
+
+    /// The unsigned lookup of one asset with its id written as `segment` in the URL (already
+    /// percent-encoded: another spelling of the same id, for the near-miss trial).
+    pub(super) fn lookup_request_spelled(&self, segment: &str, label: &str) -> Option<Request> {
         let lookup = self.contract.lookup.as_ref()?;
-        let url = self.target.url(&lookup.path, &[("asset_id", id)]);
+        // A placeholder that encodes as itself, swapped for the segment as it is.
+        const SLOT: &str = "bcf-spelling-slot";
+        let url = self.target.url(&lookup.path, &[("asset_id", SLOT)]).replace(SLOT, segment);
         let mut headers = Headers::default();
         headers.insert(send::CASE_HEADER, label);
         if let Some(user) = &self.creds.app_user_id {

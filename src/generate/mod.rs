@@ -5,6 +5,7 @@
 //! part. The same seed gives the same requests.
 
 mod ids;
+pub mod near_miss;
 mod negative;
 mod schema;
 
@@ -91,10 +92,33 @@ pub enum AuthMode {
     EmptySignature,
     /// A correct signature whose `SignedHeaders` leaves out `x-sdk-date`, which must be covered.
     UnsignedDate,
+    /// The run's token cut to its first character (a compare over the shorter of the two lets
+    /// any prefix through).
+    TokenCutToOne,
+    /// The run's token cut to its first half.
+    TokenCutToHalf,
+    /// The run's token with a character appended.
+    TokenExtended,
+    /// Signed, then the signature cut to its first hex digit.
+    SignatureCutToOne,
+    /// Signed, then the signature cut to its first half.
+    SignatureCutToHalf,
+    /// Signed, then a hex digit appended to the signature.
+    SignatureExtended,
+    /// Signed with the run's secret, `Access=` naming the run's key cut to its first half.
+    AccessKeyCut,
+    /// Signed with the run's secret, `Access=` naming the run's key with a character appended.
+    AccessKeyExtended,
+    /// Signed, then the body changed (a space appended), with an unsigned `X-Sdk-Content-Sha256`
+    /// declaring the hash of the body that was signed.
+    BodyChangedAfterSigning,
+    /// A signature computed over an empty payload, sent with the request's non-empty body.
+    EmptyPayloadSignature,
 }
 
-/// The auth variants a case file may name, and the mode each sends.
-const VARIANTS: &[(&str, AuthMode)] = &[
+/// The auth variants a case file may name, and the mode each sends: the one table of them
+/// (`cases` takes the names from here).
+pub const AUTH_VARIANTS: &[(&str, AuthMode)] = &[
     ("no-credentials", AuthMode::Missing),
     ("wrong-token", AuthMode::WrongToken),
     ("altered-token", AuthMode::AlteredToken),
@@ -107,11 +131,21 @@ const VARIANTS: &[(&str, AuthMode)] = &[
     ("altered-signature-middle", AuthMode::AlteredSignatureMiddle),
     ("empty-signature", AuthMode::EmptySignature),
     ("unsigned-date", AuthMode::UnsignedDate),
+    ("token-cut-to-one", AuthMode::TokenCutToOne),
+    ("token-cut-to-half", AuthMode::TokenCutToHalf),
+    ("token-extended", AuthMode::TokenExtended),
+    ("signature-cut-to-one", AuthMode::SignatureCutToOne),
+    ("signature-cut-to-half", AuthMode::SignatureCutToHalf),
+    ("signature-extended", AuthMode::SignatureExtended),
+    ("access-key-cut", AuthMode::AccessKeyCut),
+    ("access-key-extended", AuthMode::AccessKeyExtended),
+    ("body-changed-after-signing", AuthMode::BodyChangedAfterSigning),
+    ("empty-payload-signature", AuthMode::EmptyPayloadSignature),
 ];
 
 impl AuthMode {
     pub fn from_variant(name: &str) -> Option<AuthMode> {
-        VARIANTS.iter().find(|(n, _)| *n == name).map(|(_, m)| *m)
+        AUTH_VARIANTS.iter().find(|(n, _)| *n == name).map(|(_, m)| *m)
     }
 
     /// How people read it: `valid credentials`, `no credentials`, `a wrong token`, …
@@ -130,6 +164,16 @@ impl AuthMode {
             AuthMode::AlteredSignatureMiddle => "a signature altered at its middle character",
             AuthMode::EmptySignature => "an empty signature",
             AuthMode::UnsignedDate => "a signature that does not cover the date header",
+            AuthMode::TokenCutToOne => "the token cut to its first character",
+            AuthMode::TokenCutToHalf => "the token cut to its first half",
+            AuthMode::TokenExtended => "the token with a character appended",
+            AuthMode::SignatureCutToOne => "a signature cut to its first hex digit",
+            AuthMode::SignatureCutToHalf => "a signature cut to its first half",
+            AuthMode::SignatureExtended => "a signature with a hex digit appended",
+            AuthMode::AccessKeyCut => "the access key cut to its first half",
+            AuthMode::AccessKeyExtended => "the access key with a character appended",
+            AuthMode::BodyChangedAfterSigning => "a body changed after signing",
+            AuthMode::EmptyPayloadSignature => "a signature over an empty payload, sent with a body",
         }
     }
 
@@ -145,12 +189,22 @@ impl AuthMode {
                 | AuthMode::AlteredSignatureMiddle
                 | AuthMode::EmptySignature
                 | AuthMode::UnsignedDate
+                | AuthMode::SignatureCutToOne
+                | AuthMode::SignatureCutToHalf
+                | AuthMode::SignatureExtended
+                | AuthMode::AccessKeyCut
+                | AuthMode::AccessKeyExtended
+                | AuthMode::BodyChangedAfterSigning
+                | AuthMode::EmptyPayloadSignature
         )
     }
 
     /// Does this mode need a token to be meaningful?
     pub fn needs_token(self) -> bool {
-        matches!(self, AuthMode::AlteredToken)
+        matches!(
+            self,
+            AuthMode::AlteredToken | AuthMode::TokenCutToOne | AuthMode::TokenCutToHalf | AuthMode::TokenExtended
+        )
     }
 }
 

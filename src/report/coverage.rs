@@ -45,9 +45,10 @@ pub struct CoverageData {
     pub negative_rules: BTreeMap<String, u64>,
     /// Auth variant to requests sent with it (`valid credentials`: with the run's own).
     pub auth_variants: BTreeMap<String, u64>,
-    /// Kind of id (`fixture`, `made-up`, `long`, `non-ASCII`, `whitespace`, `other`) or of batch
-    /// (its size class: `empty batch`, `one id`, `2-9 ids`, `10-99 ids`, `100-499 ids`,
-    /// `500+ ids`; and `repeated ids`) to how many were sent.
+    /// Kind of id (`fixture`, `near miss: <kind>` of a fixture's, `made-up`, `long`, `non-ASCII`,
+    /// `whitespace`, `other`) or of batch (its size class: `empty batch`, `one id`, `2-9 ids`,
+    /// `10-99 ids`, `100-499 ids`, `500+ ids`; and `repeated ids`), or a fixture's lookup in another
+    /// spelling (`lookup spelled: <spelling>`), to how many were sent.
     pub id_kinds: BTreeMap<String, u64>,
     /// HTTP status (or `no answer`) to how many answers had it.
     pub statuses: BTreeMap<String, u64>,
@@ -81,6 +82,8 @@ struct Tracker {
     actions: Vec<String>,
     /// Last state seen per fixture.
     known: HashMap<String, String>,
+    /// Each near miss of a fixture's id, to its kind (`near miss: case flipped`, …).
+    near_misses: HashMap<String, String>,
     data: CoverageData,
 }
 
@@ -99,9 +102,17 @@ impl Coverage {
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
             .unwrap_or_default();
+        let fixtures: BTreeSet<String> = fixtures.into_iter().collect();
+        let near_misses = fixtures
+            .iter()
+            .flat_map(|id| crate::generate::near_miss::near_misses(id))
+            .filter(|(_, miss)| !fixtures.contains(miss))
+            .map(|(kind, miss)| (miss, format!("near miss: {kind}")))
+            .collect();
         Coverage(Arc::new(Mutex::new(Tracker {
             contract,
-            fixtures: fixtures.into_iter().collect(),
+            fixtures,
+            near_misses,
             actions,
             known: HashMap::new(),
             data: CoverageData::default(),
@@ -184,6 +195,11 @@ impl Tracker {
             let state = self.looked_up_state(x, body);
             bump(&mut self.data.lookups, &state);
             if self.fixtures.contains(&id) {
+                let segment = x.request.path().rsplit('/').next().unwrap_or_default().to_string();
+                let spelled = crate::generate::near_miss::spellings(&id).into_iter().find(|(_, s)| *s == segment);
+                if let Some((name, _)) = spelled {
+                    bump(&mut self.data.id_kinds, &format!("lookup spelled: {name}"));
+                }
                 self.known.insert(id, state);
             }
             return;
@@ -270,6 +286,8 @@ impl Tracker {
         for id in ids {
             let kind = if self.fixtures.contains(*id) {
                 "fixture"
+            } else if let Some(kind) = self.near_misses.get(*id) {
+                kind.as_str()
             } else if !id.is_ascii() {
                 "non-ASCII"
             } else if id.len() >= LONG_ID {

@@ -242,6 +242,11 @@ pub fn authenticate(req: &mut Request, mode: AuthMode, creds: &Credentials, now:
             }
         }
         AuthMode::EmptyToken => req.headers.insert(TOKEN_HEADER, ""),
+        AuthMode::TokenCutToOne | AuthMode::TokenCutToHalf | AuthMode::TokenExtended => {
+            if let Some(token) = &creds.token {
+                req.headers.insert(TOKEN_HEADER, near_miss(token, mode));
+            }
+        }
         _ => {
             let Some((ak, sk)) = &creds.aksk else { return };
             let when = match mode {
@@ -252,7 +257,24 @@ pub fn authenticate(req: &mut Request, mode: AuthMode, creds: &Credentials, now:
             match mode {
                 // Made up, `bcf-` prefixed like every id the harness invents: no service has it.
                 AuthMode::ForeignAccessKey => crate::sign::sign_request(req, FOREIGN_ACCESS_KEY, sk, when),
+                // The string to sign does not name the key: only `Access=` differs.
+                AuthMode::AccessKeyCut | AuthMode::AccessKeyExtended => {
+                    crate::sign::sign_request(req, &near_miss(ak, mode), sk, when)
+                }
                 AuthMode::UnsignedDate => crate::sign::sign_request_leaving_out(req, ak, sk, when, "x-sdk-date"),
+                AuthMode::EmptyPayloadSignature => {
+                    let body = std::mem::take(&mut req.body);
+                    crate::sign::sign_request(req, ak, sk, when);
+                    req.body = body;
+                }
+                AuthMode::BodyChangedAfterSigning => {
+                    crate::sign::sign_request(req, ak, sk, when);
+                    // Declared, not signed: a verifier that trusts the declaration over the body
+                    // never looks at what it acts on.
+                    let signed = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&req.body));
+                    req.headers.insert(crate::sign::CONTENT_SHA256_HEADER, signed);
+                    req.body.push(b' ');
+                }
                 _ => crate::sign::sign_request(req, ak, sk, when),
             }
             let Some(auth) = req.headers.get(AUTH_HEADER).map(str::to_string) else { return };
@@ -261,6 +283,9 @@ pub fn authenticate(req: &mut Request, mode: AuthMode, creds: &Credentials, now:
                 AuthMode::AlteredSignatureFirst => alter_signature(&auth, |_| 0),
                 AuthMode::AlteredSignatureMiddle => alter_signature(&auth, |n| n / 2),
                 AuthMode::EmptySignature => alter_signature(&auth, |_| usize::MAX),
+                AuthMode::SignatureCutToOne | AuthMode::SignatureCutToHalf | AuthMode::SignatureExtended => {
+                    resize_signature(&auth, mode)
+                }
                 _ => return,
             };
             req.headers.insert(AUTH_HEADER, broken);
@@ -286,6 +311,26 @@ fn alter_signature(auth: &str, at: impl Fn(usize) -> usize) -> String {
         None => String::new(),
     };
     format!("{}{new_sig}{}", &auth[..start], &auth[end..])
+}
+
+/// A credential's near miss for a length-ignoring compare: cut to one character or to half
+/// (never empty: an empty value is its own mode), or with one character appended.
+fn near_miss(secret: &str, mode: AuthMode) -> String {
+    let chars: Vec<char> = secret.chars().collect();
+    match mode {
+        AuthMode::TokenCutToOne | AuthMode::SignatureCutToOne => chars.iter().take(1).collect(),
+        AuthMode::TokenCutToHalf | AuthMode::SignatureCutToHalf | AuthMode::AccessKeyCut => {
+            chars.iter().take((chars.len() / 2).max(1)).collect()
+        }
+        _ => format!("{secret}0"),
+    }
+}
+
+/// The `Authorization` value with `Signature=` cut short or extended as `mode` says.
+fn resize_signature(auth: &str, mode: AuthMode) -> String {
+    let Some(start) = auth.find("Signature=").map(|i| i + "Signature=".len()) else { return auth.to_string() };
+    let end = auth[start..].find(',').map_or(auth.len(), |i| start + i);
+    format!("{}{}{}", &auth[..start], near_miss(&auth[start..end], mode), &auth[end..])
 }
 
 /// Changes the last character (of a signature or a token): a one-character forgery.

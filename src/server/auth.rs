@@ -53,7 +53,14 @@ impl Credentials {
             return if behaviour.broken(Fault::AcceptMissingCredentials) { Ok(()) } else { Err(Refusal::Missing) };
         }
         if let Some(token) = token {
-            if !self.tokens.iter().any(|t| t == token) && !behaviour.broken(Fault::AcceptWrongToken) {
+            let same = |t: &String| {
+                if behaviour.broken(Fault::TokenPrefixCompare) {
+                    shorter_equal(t, token)
+                } else {
+                    t == token
+                }
+            };
+            if !self.tokens.iter().any(same) && !behaviour.broken(Fault::AcceptWrongToken) {
                 return Err(Refusal::WrongToken);
             }
         }
@@ -65,7 +72,11 @@ impl Credentials {
 
     fn verify_signature(&self, req: &Incoming, now: DateTime<Utc>, behaviour: &Behaviour) -> Result<(), Refusal> {
         let secret_for = |ak: &str| {
-            let known = self.aksk.iter().find(|(a, _)| a == ak);
+            let known = if behaviour.broken(Fault::AkPrefixCompare) {
+                self.aksk.iter().find(|(a, _)| shorter_equal(a, ak))
+            } else {
+                self.aksk.iter().find(|(a, _)| a == ak)
+            };
             let known =
                 if behaviour.broken(Fault::AcceptForeignAccessKey) { known.or(self.aksk.first()) } else { known };
             known.map(|(_, sk)| sk.clone())
@@ -79,8 +90,11 @@ impl Credentials {
                 Some(Fault::SignatureSkipsFirstChar) => sign::Compare::SkipFirst,
                 Some(Fault::SignatureEndsOnly) => sign::Compare::Ends,
                 Some(Fault::SignatureFirstHalf) => sign::Compare::FirstHalf,
+                Some(Fault::SignaturePrefixCompare) => sign::Compare::Shorter,
                 _ => sign::Compare::All,
             },
+            empty_payload_fallback: behaviour.broken(Fault::SigEmptyPayloadFallback),
+            declared_payload_hash: behaviour.broken(Fault::SigIgnoresBody),
         };
         let verdict = sign::verify(
             &req.method,
@@ -99,6 +113,13 @@ impl Credentials {
             Err(e) => Err(Refusal::Signature(e)),
         }
     }
+}
+
+/// A hand-written compare over the shorter of the two values, refusing only an empty one: the
+/// length-ignoring comparison the prefix faults plant.
+fn shorter_equal(configured: &str, given: &str) -> bool {
+    let n = configured.len().min(given.len());
+    n > 0 && configured.as_bytes()[..n] == given.as_bytes()[..n]
 }
 
 #[cfg(test)]
@@ -212,28 +233,78 @@ mod tests {
             }
         };
         assert_eq!(creds.check(&incoming(AuthMode::Valid), now, &Behaviour::default()), Ok(()));
-        let pairs = [
-            (AuthMode::ForeignAccessKey, Fault::AcceptForeignAccessKey),
-            (AuthMode::FutureDate, Fault::AcceptFutureDate),
-            (AuthMode::AlteredSignatureFirst, Fault::SignatureSkipsFirstChar),
-            (AuthMode::AlteredSignatureMiddle, Fault::SignatureEndsOnly),
-            (AuthMode::TamperedSignature, Fault::SignatureFirstHalf),
-            (AuthMode::EmptySignature, Fault::AcceptEmptySignature),
-            (AuthMode::UnsignedDate, Fault::AcceptUncoveredHeaders),
+        // Each fault and the forgeries it lets in (the first-half fault also lets the middle
+        // character through: it is in the half it does not compare).
+        let lets_in: &[(Fault, &[AuthMode])] = &[
+            // A key it does not know is verified with the first secret: near misses of it too.
+            (
+                Fault::AcceptForeignAccessKey,
+                &[AuthMode::ForeignAccessKey, AuthMode::AccessKeyCut, AuthMode::AccessKeyExtended],
+            ),
+            (Fault::AcceptFutureDate, &[AuthMode::FutureDate]),
+            (Fault::SignatureSkipsFirstChar, &[AuthMode::AlteredSignatureFirst]),
+            (Fault::SignatureEndsOnly, &[AuthMode::AlteredSignatureMiddle]),
+            (Fault::SignatureFirstHalf, &[AuthMode::TamperedSignature, AuthMode::AlteredSignatureMiddle]),
+            (Fault::AcceptEmptySignature, &[AuthMode::EmptySignature]),
+            (Fault::AcceptUncoveredHeaders, &[AuthMode::UnsignedDate]),
+            (
+                Fault::SignaturePrefixCompare,
+                &[AuthMode::SignatureCutToOne, AuthMode::SignatureCutToHalf, AuthMode::SignatureExtended],
+            ),
+            (Fault::AkPrefixCompare, &[AuthMode::AccessKeyCut, AuthMode::AccessKeyExtended]),
+            (Fault::SigEmptyPayloadFallback, &[AuthMode::EmptyPayloadSignature]),
+            (Fault::SigIgnoresBody, &[AuthMode::BodyChangedAfterSigning]),
         ];
-        for (mode, fault) in pairs {
-            let req = incoming(mode);
-            assert!(creds.check(&req, now, &Behaviour::default()).is_err(), "{mode:?} let in by a clean server");
-            let loose = Behaviour { fault: Some(fault), variants: vec![] };
-            assert_eq!(creds.check(&req, now, &loose), Ok(()), "{fault:?} should let {mode:?} in");
-            for (other, _) in pairs.iter().filter(|(m, _)| *m != mode) {
-                // No fault loosens more than its own rule (the first-half fault also lets the
-                // middle character through: it is in the half it does not compare).
-                let both = fault == Fault::SignatureFirstHalf && *other == AuthMode::AlteredSignatureMiddle;
-                if !both {
-                    assert!(creds.check(&incoming(*other), now, &loose).is_err(), "{fault:?} lets {other:?} in");
+        let forgeries: Vec<AuthMode> =
+            crate::generate::AUTH_VARIANTS.iter().map(|(_, m)| *m).filter(|m| m.needs_aksk()).collect();
+        for mode in &forgeries {
+            assert!(
+                creds.check(&incoming(*mode), now, &Behaviour::default()).is_err(),
+                "{mode:?} let in by a clean server"
+            );
+            // Stale dates are let in by a fault of their own (`faults_loosen_one_check_each`).
+            let own = *mode == AuthMode::StaleDate;
+            assert!(own || lets_in.iter().any(|(_, ms)| ms.contains(mode)), "no fault lets {mode:?} in");
+        }
+        for (fault, modes) in lets_in {
+            let loose = Behaviour { fault: Some(*fault), variants: vec![] };
+            for mode in &forgeries {
+                let verdict = creds.check(&incoming(*mode), now, &loose);
+                if modes.contains(mode) {
+                    assert_eq!(verdict, Ok(()), "{fault:?} should let {mode:?} in");
+                } else {
+                    assert!(verdict.is_err(), "{fault:?} lets {mode:?} in");
                 }
             }
+        }
+    }
+
+    /// The token's near misses: refused by a clean server, let in by a compare over the shorter.
+    #[test]
+    fn token_near_misses_pass_only_a_length_ignoring_compare() {
+        use crate::exchange::{Headers, Request};
+        use crate::generate::AuthMode;
+        let creds = Credentials { tokens: vec!["MIItoken-of-the-run".into()], aksk: vec![] };
+        let run = crate::send::Credentials { token: Some("MIItoken-of-the-run".into()), ..Default::default() };
+        for mode in [AuthMode::TokenCutToOne, AuthMode::TokenCutToHalf, AuthMode::TokenExtended, AuthMode::EmptyToken] {
+            let mut r = Request {
+                method: "POST".into(),
+                url: "http://127.0.0.1:9/v1/p/digital-assets/batch-action".into(),
+                headers: Headers::default(),
+                body: b"{}".to_vec(),
+            };
+            crate::send::authenticate(&mut r, mode, &run, Utc::now());
+            let req = Incoming {
+                method: "POST".into(),
+                path: "/v1/p/digital-assets/batch-action".into(),
+                query: None,
+                headers: r.headers.0.iter().map(|(n, v)| (n.to_ascii_lowercase(), v.clone())).collect(),
+                body: r.body.clone(),
+            };
+            assert_eq!(creds.check(&req, Utc::now(), &Behaviour::default()), Err(Refusal::WrongToken), "{mode:?}");
+            let loose = Behaviour { fault: Some(Fault::TokenPrefixCompare), variants: vec![] };
+            let empty = mode == AuthMode::EmptyToken;
+            assert_eq!(creds.check(&req, Utc::now(), &loose).is_ok(), !empty, "{mode:?}");
         }
     }
 }

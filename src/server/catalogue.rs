@@ -223,6 +223,32 @@ faults! {
         "an empty `Signature=` is accepted";
     AcceptUncoveredHeaders = "accept-uncovered-headers", "rejects_bad_credentials",
         "`SignedHeaders` need not cover `host` and `x-sdk-date`";
+    SigEmptyPayloadFallback = "sig-empty-payload-fallback", "rejects_bad_credentials",
+        "a signature that does not match the request is tried again over an empty payload (a fallback for clients that do not sign the body)";
+    SigIgnoresBody = "sig-ignores-body", "rejects_bad_credentials",
+        "the payload hash is `X-Sdk-Content-Sha256`'s whenever it is sent, signed or not: the body acted on need not be the one signed";
+    TokenPrefixCompare = "token-prefix-compare", "rejects_bad_credentials",
+        "`X-Auth-Token` is compared over the shorter of it and the configured token (a non-empty prefix, or the token extended, passes)";
+    SignaturePrefixCompare = "signature-prefix-compare", "rejects_bad_credentials",
+        "the signature is compared over the shorter of the two (a non-empty prefix, or the signature extended, passes)";
+    AkPrefixCompare = "ak-prefix-compare", "rejects_bad_credentials",
+        "`Access=` is matched to a configured access key over the shorter of the two";
+    CollationCi = "collation-ci", "lifecycle",
+        "ids are compared as a MySQL `_ci` collation with PAD SPACE does: in any letter case, trailing spaces ignored (answers name the id as sent)";
+    PadSpace = "pad-space", "lifecycle",
+        "ids are compared with trailing spaces ignored (a binary collation with PAD SPACE)";
+    TrimmedLookup = "trimmed-lookup", "lifecycle",
+        "ids are trimmed of surrounding whitespace before the asset is looked up (answers name the id as sent)";
+    NfcIds = "nfc-ids", "lifecycle",
+        "ids are NFC-normalised before the asset is looked up (a decomposed `e\u{301}` finds `\u{e9}`)";
+    NfkcIds = "nfkc-ids", "lifecycle",
+        "ids are NFKC-normalised before the asset is looked up (full-width forms folded, decomposed letters composed)";
+    FullwidthFold = "fullwidth-fold", "lifecycle",
+        "full-width forms in ids are folded to ASCII before the asset is looked up";
+    PercentDecodedLookup = "percent-decoded-lookup", "lifecycle",
+        "ids are percent-decoded before the asset is looked up (`%61` finds `a`; answers name the id as sent)";
+    LookupCacheRawPath = "lookup-cache-raw-path", "lifecycle",
+        "lookups are cached by the path segment as received and a batch invalidates only its ids' usual spelling: `%62cf-\u{2026}` or `%c3%a9` keep answering the old state";
     ActsOutsideBatch = "acts-outside-batch", "lifecycle",
         "UNACTIVE also deactivates the asset whose id follows the batch's first existing id and differs from it only in its last character";
     AnyActionResurrects = "any-action-resurrects", "lifecycle",
@@ -286,6 +312,8 @@ variants! {
         "DELETE of an asset already in the recycle bin answers SUCCESS (it stays DELETING)";
     PerProjectNamespaces = "per-project-namespaces",
         "a batch naming another project answers 200 with every id FAILED (no such asset there); lookups there 404";
+    NearMissIds400 = "near-miss-ids-400",
+        "a batch naming an id that is no asset's, but that letter case, spaces, full-width forms, normal form or percent-encoding would make one, is answered 400 (MSS.00000002)";
     Lookup400Absent = "lookup-400-absent",
         "a lookup of an absent asset answers 400 (MSS.00000003) instead of 404";
     GatewayAuth = "gateway-auth",

@@ -46,6 +46,8 @@ pub(crate) struct Shared {
     /// The API gateway's memory: lockouts, the token's uses.
     pub gateway: Gateway,
     pub throttle: super::throttle::Throttle,
+    /// Under `lookup-cache-raw-path` only: lookup answers by the path segment as received.
+    pub lookup_cache: std::sync::Mutex<std::collections::HashMap<String, Value>>,
 }
 
 /// The catch-all responder mounted on the wiremock server (and, through [`super::InMemory`],
@@ -90,6 +92,7 @@ impl Router {
             received: 0.into(),
             rotation: super::rotate::Rotation::new(every),
             gateway: Gateway::new(config.token_ttl_requests),
+            lookup_cache: Default::default(),
         })))
     }
 
@@ -265,6 +268,16 @@ impl Router {
             // Another project's namespace, which holds none of these assets.
             return Reply::new(200, results::run(&Store::default(), &batch, behaviour));
         }
+        if behaviour.chose(Variant::NearMissIds400) && batch.ids.iter().any(|id| shared.store.is_near_miss(id)) {
+            return Reply::error(400, "MSS.00000002", "an asset id is not written the way the asset's is");
+        }
+        if behaviour.broken(Fault::LookupCacheRawPath) {
+            // Invalidated by each id's usual spelling only: any other spelling stays stale.
+            let mut cache = shared.lookup_cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            for id in &batch.ids {
+                cache.remove(&percent_encoding::utf8_percent_encode(id, crate::contract::SEGMENT).to_string());
+            }
+        }
         if behaviour.broken(Fault::ServerErrorShareUnactived)
             && batch.action == Action::Share
             && batch.ids.iter().any(|id| shared.store.get(id).is_some_and(|a| a.state == State::Unactived))
@@ -302,9 +315,21 @@ impl Router {
         } else {
             self.0.store.seen(id, behaviour)
         };
+        let raw_segment = req.path.rsplit('/').next().unwrap_or_default().to_string();
+        if behaviour.broken(Fault::LookupCacheRawPath) {
+            let cache = self.0.lookup_cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(body) = cache.get(&raw_segment) {
+                return Reply::new(200, body.clone());
+            }
+        }
         match found {
             Some(asset) => {
-                Reply::new(200, json!({ "asset_id": id, "asset_state": asset.state.name(), "shared": asset.shared }))
+                let body = json!({ "asset_id": id, "asset_state": asset.state.name(), "shared": asset.shared });
+                if behaviour.broken(Fault::LookupCacheRawPath) {
+                    let mut cache = self.0.lookup_cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                    cache.insert(raw_segment, body.clone());
+                }
+                Reply::new(200, body)
             }
             None => {
                 let status = if behaviour.chose(Variant::Lookup400Absent) { 400 } else { 404 };

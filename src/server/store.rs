@@ -129,6 +129,10 @@ pub struct Store {
     /// Under `row-locks` only: one id's change each, applied at its instant, the way a service
     /// that locks one row at a time lets two batches over the same ids interleave.
     rows: Mutex<Vec<RowWrite>>,
+    /// Under a fault whose id column normalises (or `near-miss-ids-400`): each seeded asset's id
+    /// by its key, computed once (nothing creates assets later), so a batch of large ids stays fast.
+    keys: Keys,
+    loosest: Keys,
 }
 
 /// One id's change of a batch under `row-locks`, due at `at`.
@@ -171,7 +175,7 @@ impl Store {
                 )
             })
             .collect();
-        Store { assets: Mutex::new(assets), pending: Mutex::default(), history: Mutex::default(), rows: Mutex::default() }
+        Store { assets: Mutex::new(assets), ..Store::default() }
     }
 
     /// A panic elsewhere while holding the lock leaves the map whole (each update is one insert
@@ -189,7 +193,7 @@ impl Store {
             rows.sort_by_key(|w| w.at);
             let due = rows.iter().take_while(|w| w.at <= now).count();
             for w in rows.drain(..due) {
-                let _ = apply_one(&mut assets, w.action, &w.id, &w.behaviour);
+                let _ = apply_one(&mut assets, &self.keys, w.action, &w.id, &w.behaviour);
             }
         }
         assets
@@ -202,7 +206,7 @@ impl Store {
     /// What a lookup shows: the asset now, or under `lagging-lookup` as it was [`REPLICA_LAG`] ago.
     pub fn seen(&self, id: &str, behaviour: &Behaviour) -> Option<Asset> {
         if !behaviour.chose(Variant::LaggingLookup) {
-            return self.get(id);
+            return self.get_as(id, behaviour);
         }
         let assets = self.lock();
         let history = self.history.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -228,6 +232,20 @@ impl Store {
         }
     }
 
+    /// The asset `id` finds, compared the way the planted fault's id column compares ids.
+    pub(crate) fn get_as(&self, id: &str, behaviour: &Behaviour) -> Option<Asset> {
+        let assets = self.lock();
+        resolve(&assets, &self.keys, id, behaviour).and_then(|found| assets.get(&found).cloned())
+    }
+
+    /// Is `id` no asset's id, but one that case, spaces, full-width forms, normal form or
+    /// percent-encoding would make an asset's (what `near-miss-ids-400` refuses)?
+    pub(crate) fn is_near_miss(&self, id: &str) -> bool {
+        let assets = self.lock();
+        let keyed = self.loosest.get_or_init(|| assets.keys().map(|a| (loosest(a), a.clone())).collect());
+        !assets.contains_key(id) && keyed.contains_key(&loosest(id))
+    }
+
     /// Applies `action` to each id (each distinct id once) atomically; one outcome per id, in order.
     pub fn apply(&self, action: Action, ids: &[&str], behaviour: &Behaviour) -> Vec<Result<(), Failure>> {
         let mut assets = self.lock();
@@ -235,14 +253,14 @@ impl Store {
             // Works on a copy and writes all of it back later, over whatever happened meanwhile.
             let mut copy = assets.clone();
             drop(assets);
-            let outcomes = apply_batch(&mut copy, action, ids, behaviour);
+            let outcomes = apply_batch(&mut copy, &self.keys, action, ids, behaviour);
             let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             pending.push((Instant::now() + LOST_UPDATE_WINDOW, copy));
             return outcomes;
         }
         if behaviour.broken(Fault::RowLocks) {
             // Answered as if alone, applied one id at a time, each at its own instant.
-            let outcomes = apply_batch(&mut assets.clone(), action, ids, behaviour);
+            let outcomes = apply_batch(&mut assets.clone(), &self.keys, action, ids, behaviour);
             let existing: Vec<&str> = ids.iter().copied().filter(|id| assets.contains_key(*id)).collect();
             drop(assets);
             let now = Instant::now();
@@ -255,9 +273,9 @@ impl Store {
         }
         let before = behaviour.chose(Variant::LaggingLookup).then(|| assets.clone());
         let outcomes = if behaviour.chose(Variant::AtomicBatches) {
-            apply_all_or_nothing(&mut assets, action, ids, behaviour)
+            apply_all_or_nothing(&mut assets, &self.keys, action, ids, behaviour)
         } else {
-            apply_batch(&mut assets, action, ids, behaviour)
+            apply_batch(&mut assets, &self.keys, action, ids, behaviour)
         };
         if let Some(before) = before {
             self.remember(&before, &assets);
@@ -270,12 +288,13 @@ impl Store {
 /// id that would have succeeded fails too, and nothing changes.
 fn apply_all_or_nothing(
     assets: &mut Assets,
+    keys: &Keys,
     action: Action,
     ids: &[&str],
     behaviour: &Behaviour,
 ) -> Vec<Result<(), Failure>> {
     let mut copy = assets.clone();
-    let outcomes = apply_batch(&mut copy, action, ids, behaviour);
+    let outcomes = apply_batch(&mut copy, keys, action, ids, behaviour);
     if outcomes.iter().all(Result::is_ok) {
         *assets = copy;
         return outcomes;
@@ -302,12 +321,21 @@ fn partial(fault: Option<Fault>) -> Option<usize> {
     }
 }
 
-fn apply_batch(assets: &mut Assets, action: Action, ids: &[&str], behaviour: &Behaviour) -> Vec<Result<(), Failure>> {
+/// Each seeded asset's id by the planted fault's key (see [`Store`]).
+type Keys = std::sync::OnceLock<BTreeMap<String, String>>;
+
+fn apply_batch(
+    assets: &mut Assets,
+    keys: &Keys,
+    action: Action,
+    ids: &[&str],
+    behaviour: &Behaviour,
+) -> Vec<Result<(), Failure>> {
     let fault = behaviour.fault;
     if let Some(n) = partial(fault).filter(|n| ids.len() > *n) {
         // Every id judged and answered, but only the first `n` ids' changes are written.
         let mut copy = assets.clone();
-        let outcomes = apply_batch(&mut copy, action, ids, &Behaviour::new(None, &behaviour.variants));
+        let outcomes = apply_batch(&mut copy, keys, action, ids, &Behaviour::new(None, &behaviour.variants));
         for id in ids.iter().take(n) {
             match copy.remove(*id) {
                 Some(a) => assets.insert(id.to_string(), a),
@@ -334,7 +362,7 @@ fn apply_batch(assets: &mut Assets, action: Action, ids: &[&str], behaviour: &Be
     };
     let outcomes: Vec<Result<(), Failure>> = ids
         .iter()
-        .map(|id| if phantom.contains(id) { Ok(()) } else { apply_one(assets, action, id, behaviour) })
+        .map(|id| if phantom.contains(id) { Ok(()) } else { apply_one(assets, keys, action, id, behaviour) })
         .collect();
     if fault == Some(Fault::ActsOutsideBatch) && action == Action::Unactive {
         if let Some(first) = ids.iter().find(|id| exists(assets, id)) {
@@ -354,8 +382,43 @@ fn apply_batch(assets: &mut Assets, action: Action, ids: &[&str], behaviour: &Be
     outcomes
 }
 
-fn apply_one(assets: &mut Assets, action: Action, id: &str, behaviour: &Behaviour) -> Result<(), Failure> {
+/// How the planted fault's id column compares ids: the key both sides are reduced to (`None`:
+/// exactly, as the contract's string ids are compared).
+fn id_key(behaviour: &Behaviour) -> Option<fn(&str) -> String> {
+    use crate::generate::near_miss::{compose, fold_width};
+    Some(match behaviour.fault? {
+        // MySQL's `_ci` collations with PAD SPACE: letter case and trailing spaces do not count.
+        Fault::CollationCi => |id| id.trim_end_matches(' ').to_lowercase(),
+        Fault::PadSpace => |id| id.trim_end_matches(' ').to_string(),
+        Fault::TrimmedLookup => |id| id.trim().to_string(),
+        Fault::NfcIds => compose,
+        Fault::NfkcIds => |id| compose(&fold_width(id)),
+        Fault::FullwidthFold => fold_width,
+        Fault::PercentDecodedLookup => |id| percent_encoding::percent_decode_str(id).decode_utf8_lossy().to_string(),
+        _ => return None,
+    })
+}
+
+/// Every normalisation at once: what `near-miss-ids-400` compares by.
+fn loosest(id: &str) -> String {
+    use crate::generate::near_miss::{compose, fold_width};
+    let decoded = percent_encoding::percent_decode_str(id).decode_utf8_lossy().to_string();
+    compose(&fold_width(&decoded)).trim().to_lowercase()
+}
+
+/// The stored id `id` finds: itself, or under a normalising fault the asset whose key is its key.
+fn resolve(assets: &Assets, keys: &Keys, id: &str, behaviour: &Behaviour) -> Option<String> {
+    if assets.contains_key(id) {
+        return Some(id.to_string());
+    }
+    let key = id_key(behaviour)?;
+    let keyed = keys.get_or_init(|| assets.keys().map(|a| (key(a), a.clone())).collect());
+    keyed.get(&key(id)).cloned()
+}
+
+fn apply_one(assets: &mut Assets, keys: &Keys, action: Action, id: &str, behaviour: &Behaviour) -> Result<(), Failure> {
     let fault = behaviour.fault;
+    let id = &resolve(assets, keys, id, behaviour).ok_or(Failure::NotFound)?;
     let asset = assets.get_mut(id).ok_or(Failure::NotFound)?;
     let refuse = Err(Failure::NotAllowed(action));
     match action {
