@@ -91,6 +91,7 @@ impl Engine {
                         "a near miss ({kind}) of a fixture's id names no asset, like {made_up:?}, answered {status}"
                     ),
                     status,
+                    or_failed: false,
                 },
                 None => Expect::Nothing,
             };

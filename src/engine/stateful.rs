@@ -141,7 +141,7 @@ impl Engine {
         let mut attempt = 0usize;
         // First the scripted sequences (batch sizes, the recycle bin), reported as they fail.
         for ops in self.scripts(live.len(), !reserved.is_empty()) {
-            if let Some(f) = self.run_ops(unit, model, live, reserved, &ops, &mut attempt, 0).await? {
+            if let Some(f) = self.run_ops(unit, model, live, reserved, &ops, &mut attempt, 0, false).await? {
                 return Ok(Some(self.shrink_script(unit, model, live, reserved, ops, f, &mut attempt).await?));
             }
         }
@@ -203,7 +203,7 @@ impl Engine {
             let mut fewer = ops.clone();
             fewer.remove(i);
             tries += 1;
-            match self.run_ops(unit, model, live, reserved, &fewer, attempt, 0).await? {
+            match self.run_ops(unit, model, live, reserved, &fewer, attempt, 0, true).await? {
                 Some(f) if f.violations.iter().any(|v| v.check == check) => {
                     kept += 1;
                     best = f;
