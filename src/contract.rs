@@ -252,6 +252,11 @@ pub struct CompiledGateway {
 }
 
 impl CompiledGateway {
+    /// Every answer the gateway may give, as the manifest lists them.
+    pub fn answers(&self) -> impl Iterator<Item = &GatewayAnswer> {
+        self.answers.iter().map(|(a, _)| a)
+    }
+
     /// The gateway answer an answer is, if it is one: its status and its `error_code`'s form
     /// are the gateway's for that failure.
     pub fn answer(&self, status: u16, body: Option<&Value>) -> Option<&GatewayAnswer> {

@@ -75,6 +75,29 @@ pub fn document(contract: &Contract) -> Value {
         responses.insert(status.to_string(), r);
     }
 
+    // The platform's gateway answers before the service (authentication, throttling); an unknown
+    // path is not an operation of the document.
+    let gateway: Vec<&crate::contract::GatewayAnswer> = contract
+        .gateway
+        .iter()
+        .flat_map(|g| g.answers())
+        .filter(|a| a.failure != crate::contract::Failure::UnknownPath)
+        .collect();
+    let gateway_description = |a: &crate::contract::GatewayAnswer| {
+        let what = match a.failure {
+            crate::contract::Failure::Authentication => "missing or failed authentication",
+            crate::contract::Failure::Throttling => "over the rate limit",
+            crate::contract::Failure::UnknownPath => "no such API",
+        };
+        format!("Answered by the platform's API gateway before the service: {what} (e.g. `{}`).", a.example)
+    };
+    for a in &gateway {
+        let body = contract.gateway.as_ref().map(|g| schema_ref(&g.body.file)).unwrap_or_else(|| json!({}));
+        responses.entry(a.status.to_string()).or_insert_with(
+            || json!({ "description": gateway_description(a), "content": { "application/json": { "schema": body } } }),
+        );
+    }
+
     let mut operation = json!({
         "operationId": op.id,
         "parameters": parameters,
@@ -82,7 +105,7 @@ pub fn document(contract: &Contract) -> Value {
             "required": true,
             "content": { op.request.content_type.clone(): { "schema": schema_ref(&contract.request_body.file) } },
         },
-        "responses": responses,
+        "responses": by_status(responses),
     });
     if let Some(d) = contract.request_body.json.get("description") {
         operation["description"] = d.clone();
@@ -111,11 +134,14 @@ pub fn document(contract: &Contract) -> Value {
             };
             responses.insert(status.to_string(), json!({ "description": description }));
         }
+        for a in &gateway {
+            responses.entry(a.status.to_string()).or_insert_with(|| json!({ "description": gateway_description(a) }));
+        }
         let lookup_op = json!({
             "operationId": "lookup",
             "description": "How the lifecycle checks see an asset's state (not part of the batch operation's page).",
             "parameters": path_parameters(&lookup.path),
-            "responses": responses,
+            "responses": by_status(responses),
         });
         let entry = paths.entry(lookup.path.clone()).or_insert_with(|| json!({}));
         entry[lookup.method.to_ascii_lowercase()] = lookup_op;
@@ -205,6 +231,13 @@ pub fn command(schemas: Option<&Path>, format: Format) -> Result<Verdict, Error>
 }
 
 /// `error.schema.json` → `error`: a component name (OpenAPI allows `[A-Za-z0-9._-]`).
+/// Responses in the order of their status codes, as a reader looks them up.
+fn by_status(responses: Map<String, Value>) -> Map<String, Value> {
+    let mut all: Vec<(String, Value)> = responses.into_iter().collect();
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all.into_iter().collect()
+}
+
 fn component_name(file: &str) -> String {
     let stem = file.strip_suffix(".schema.json").unwrap_or(file);
     stem.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect()
@@ -375,7 +408,7 @@ mod tests {
         let pattern = op["parameters"][1]["schema"]["pattern"].as_str().unwrap();
         assert!(pattern.starts_with("^[^\u{2e80}-") && !pattern.contains("\\p"), "not ECMA-262: {pattern}");
         let responses: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
-        assert_eq!(responses, ["200", "400", "500"]);
+        assert_eq!(responses, ["200", "400", "401", "429", "500"]);
         assert_eq!(op["responses"]["200"]["headers"]["X-Request-Id"]["required"], true);
         let schemes = &d["components"]["securitySchemes"];
         assert_eq!(schemes["token"]["name"], "X-Auth-Token");
@@ -402,7 +435,7 @@ mod tests {
         let state = &lookup["responses"]["200"]["content"]["application/json"]["schema"];
         assert_eq!(state["required"], json!(["asset_state"]));
         let statuses: Vec<&String> = lookup["responses"].as_object().unwrap().keys().collect();
-        assert_eq!(statuses, ["200", "400", "404"]);
+        assert_eq!(statuses, ["200", "400", "401", "404", "429"]);
     }
 
     #[test]
