@@ -14,7 +14,8 @@ use common::{text, Serve};
 use serde_json::Value;
 
 const TOKEN: &str = "put-back-token-5150";
-const FIXTURES: &[&str] = &["pb1", "pb2", "pb3", "pb4", "pb5", "pb6", "pb7"];
+// Eight: every stateful trial runs (concurrent batches need 8 of their own).
+const FIXTURES: &[&str] = &["pb1", "pb2", "pb3", "pb4", "pb5", "pb6", "pb7", "pb8"];
 
 /// Every fixture's whole lookup.
 fn lookups(server: &Serve) -> Vec<Value> {

@@ -139,13 +139,20 @@ impl Engine {
         let strategy = prop::collection::vec(op, 1..=spec.max_steps).boxed();
         let mut source = Source::new(self.seed, &unit.name);
         let mut attempt = 0usize;
-        // First the scripted sequences (batch sizes, the recycle bin), reported as they fail.
-        for ops in self.scripts(live.len(), !reserved.is_empty()) {
-            if let Some(f) = self.run_ops(unit, model, live, reserved, &ops, &mut attempt, 0, false).await? {
-                return Ok(Some(self.shrink_script(unit, model, live, reserved, ops, f, &mut attempt).await?));
-            }
-        }
         for n in 0u32.. {
+            // The scripted sequences (batch sizes, the recycle bin) play once, after the first
+            // random one: early in a soak run too, and the same in every run of a seed.
+            if n == 1 {
+                for ops in self.scripts(live.len(), !reserved.is_empty()) {
+                    // Not past a soak run's budget either, as no random sequence starts then.
+                    if self.winding_down() || (self.budget.soak() && self.soak_spent()) {
+                        break;
+                    }
+                    if let Some(f) = self.run_ops(unit, model, live, reserved, &ops, &mut attempt, 0, false).await? {
+                        return Ok(Some(self.shrink_script(unit, model, live, reserved, ops, f, &mut attempt).await?));
+                    }
+                }
+            }
             if !self.another_round(n, spec.sequences) {
                 break;
             }
