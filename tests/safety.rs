@@ -135,8 +135,9 @@ async fn no_secret_in_output_or_reports() {
                 .and_then(|a| a.split("Signature=").nth(1))
                 .map(str::to_string)
         })
-        // The `empty-signature` trial's is empty: nothing to hide, and found in any text.
-        .filter(|sig| !sig.is_empty())
+        // The `empty-signature` trial's is empty and `signature-cut-to-one`'s one hex digit:
+        // nothing to hide, and found in any text. Every other (a half signature too) is checked.
+        .filter(|sig| sig.len() > 1)
         .collect();
     assert!(!signatures.is_empty());
     let texts = [

@@ -53,7 +53,8 @@ impl Engine {
         }
         let made_up = super::made_up_id(self.seed, &unit.name, 0);
         for kind in NEAR_MISSES.iter().map(|k| k.name) {
-            if self.winding_down() {
+            // A run that is ending, or a soak run whose budget is spent, sends no further kind.
+            if self.winding_down() || (self.budget.soak() && self.soak_spent()) {
                 return Ok(None);
             }
             let label = format!("{tag} {kind}");

@@ -437,6 +437,17 @@ mod tests {
     }
 
     #[test]
+    fn near_miss_kinds_and_lookup_spellings_are_counted() {
+        let c = covered("stateful::near-misses");
+        for kind in crate::generate::near_miss::NEAR_MISSES {
+            assert!(c.id_kinds.contains_key(&format!("near miss: {}", kind.name)), "{:?}", c.id_kinds);
+        }
+        for spelling in ["unreserved percent-encoded", "lower-case hex"] {
+            assert!(c.id_kinds.contains_key(&format!("lookup spelled: {spelling}")), "{:?}", c.id_kinds);
+        }
+    }
+
+    #[test]
     fn generated_batches_negative_rules_and_auth_variants_are_counted() {
         let c = covered("property::");
         assert!(c.id_kinds.contains_key("made-up"), "{:?}", c.id_kinds);

@@ -55,23 +55,10 @@ pub fn curl_line(req: &Request, auth: AuthMode) -> String {
             "\"{TOKEN_HEADER}: $(printf '%s' \"${TOKEN_VAR}\" | cut -c1-$(( ${{#{TOKEN_VAR}}} > 1 ? ${{#{TOKEN_VAR}}} / 2 : 1 )))\""
         )),
         AuthMode::TokenExtended => Some(format!("\"{TOKEN_HEADER}: ${{{TOKEN_VAR}}}0\"")),
-        // Every way of breaking an AK/SK signature: a shell cannot sign, and the secret key is
-        // never printed, so the note says how it was broken and `batchconf replay` redoes it.
-        AuthMode::TamperedSignature
-        | AuthMode::StaleDate
-        | AuthMode::FutureDate
-        | AuthMode::ForeignAccessKey
-        | AuthMode::AlteredSignatureFirst
-        | AuthMode::AlteredSignatureMiddle
-        | AuthMode::EmptySignature
-        | AuthMode::UnsignedDate
-        | AuthMode::SignatureCutToOne
-        | AuthMode::SignatureCutToHalf
-        | AuthMode::SignatureExtended
-        | AuthMode::AccessKeyCut
-        | AuthMode::AccessKeyExtended
-        | AuthMode::BodyChangedAfterSigning
-        | AuthMode::EmptyPayloadSignature => {
+        // Every other mode breaks an AK/SK signature (`needs_aksk`, one list): a shell cannot
+        // sign, and the secret key is never printed, so the note says how it was broken and
+        // `batchconf replay` redoes it.
+        _ => {
             notes.push(RESIGN_NOTE.to_string());
             notes.push(format!("# the bad request was signed with {}", auth.describe()));
             Some(token_header())
