@@ -15,7 +15,7 @@
 //! fixture itself (its body, with the near miss where the fixture's id was): a near miss that
 //! names another asset of the user's is never acted on.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::model::Model;
 use super::stateful::Failure;
@@ -24,7 +24,7 @@ use super::{Engine, Stopped, Unit};
 use crate::checks::{Expect, ABSENT};
 use crate::exchange::{Exchange, Request};
 use crate::generate::near_miss::{near_misses, spellings, NEAR_MISSES};
-use crate::generate::{AuthMode, GenRequest};
+use crate::generate::AuthMode;
 
 /// What the trial sends the near misses: an action `ACTIVE` undoes.
 const PROBE: &str = "UNACTIVE";
@@ -72,12 +72,7 @@ impl Engine {
                 continue;
             }
             let ids: Vec<String> = near.iter().map(|(_, m)| m.clone()).chain([made_up.clone()]).collect();
-            let x = self
-                .send(
-                    self.build(&GenRequest::json(json!({"action": PROBE, "asset_ids": ids})), &label),
-                    AuthMode::Valid,
-                )
-                .await?;
+            let x = self.send(self.batch_request(PROBE, &ids, &label), AuthMode::Valid).await?;
             let status = x.response().map(|r| r.status.to_string()).unwrap_or_else(|| "no answer".into());
             steps.push(format!(
                 "{}. {PROBE} {} ({kind} near misses) -> {status}",
@@ -121,12 +116,7 @@ impl Engine {
         // A change, then every spelling must show it: UNACTIVE, then ACTIVE (which also undoes it).
         for action in ["UNACTIVE", "ACTIVE"] {
             let label = format!("{tag} {action}");
-            let x = self
-                .send(
-                    self.build(&GenRequest::json(json!({"action": action, "asset_ids": live})), &label),
-                    AuthMode::Valid,
-                )
-                .await?;
+            let x = self.send(self.batch_request(action, live, &label), AuthMode::Valid).await?;
             let status = x.response().map(|r| r.status.to_string()).unwrap_or_else(|| "no answer".into());
             steps.push(format!("{}. {action} {} -> {status}", steps.len(), crate::checks::id_list(live)));
             let violations = self.judge(unit, &x, AuthMode::Valid, &Expect::Nothing, &label).await;

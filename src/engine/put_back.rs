@@ -11,13 +11,13 @@
 //! are left out: nothing brings them back.
 
 use futures::future::join_all;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::model::{Model, RESTORE};
 use super::{Engine, Stopped};
 use crate::checks::ABSENT;
 use crate::exchange::Exchange;
-use crate::generate::{AuthMode, GenRequest};
+use crate::generate::AuthMode;
 
 /// The `X-Batchconf-Case` of every request of the put-back (`batchconf put-back look up`, …).
 const LABEL: &str = "batchconf put-back";
@@ -117,8 +117,7 @@ impl Engine {
                     changed[k] |= u.contains(&action);
                 }
                 let label = format!("{LABEL} {action}");
-                let body = json!({"action": action, "asset_ids": ids});
-                match self.send(self.build(&GenRequest::json(body), &label), AuthMode::Valid).await {
+                match self.send(self.batch_request(&action, &ids, &label), AuthMode::Valid).await {
                     Ok(x) => {
                         self.tally.observe(&x, AuthMode::Valid);
                     }

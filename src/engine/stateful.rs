@@ -21,7 +21,7 @@ use std::time::Instant;
 use futures::future::join_all;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::model::{either, Model, Said, RESTORE};
 use super::trial::Interrupted;
@@ -29,7 +29,7 @@ use super::{Divergence, Engine, Stopped, Unit};
 use crate::cases::{Stateful, StatefulTrial};
 use crate::checks::{Expect, Violation, ABSENT};
 use crate::exchange::{Exchange, Request};
-use crate::generate::{AuthMode, GenRequest, Source};
+use crate::generate::{AuthMode, Source};
 
 /// The actions in the order shrinking prefers them (earlier is simpler).
 pub(super) const ACTIONS: &[&str] = &["SHARE", "UNSHARE", "ACTIVE", "UNACTIVE", "DELETE", RESTORE, "DELETE_FORCE"];
@@ -332,8 +332,7 @@ impl Engine {
         script: &mut Vec<Request>,
         within: std::time::Duration,
     ) -> Result<Option<Failure>, Stopped> {
-        let body = json!({"action": action, "asset_ids": ids});
-        let x = self.send(self.build(&GenRequest::json(body), label), AuthMode::Valid).await?;
+        let x = self.send(self.batch_request(action, ids, label), AuthMode::Valid).await?;
         let said: Vec<Said> = watched.iter().map(|id| self.said(&x, id, ids)).collect();
         steps.push(step_line(number, action, ids, &x, &said, watched));
         let violations = self.judge(unit, &x, AuthMode::Valid, &Expect::Nothing, label).await;
@@ -465,8 +464,7 @@ impl Engine {
                 .map(|(id, _)| id)
                 .collect();
             if !moved.is_empty() {
-                let body = json!({"action": action, "asset_ids": moved});
-                out.push(self.build(&GenRequest::json(body), &format!("{tag} start")));
+                out.push(self.batch_request(action, &moved, &format!("{tag} start")));
             }
         }
         out
@@ -503,8 +501,7 @@ impl Engine {
                 continue;
             }
             let label = format!("{tag} prepare {action}");
-            let body = json!({"action": action, "asset_ids": ids});
-            let x = self.send(self.build(&GenRequest::json(body), &label), AuthMode::Valid).await?;
+            let x = self.send(self.batch_request(action, &ids, &label), AuthMode::Valid).await?;
             self.tally.observe(&x, AuthMode::Valid);
             if action == "ACTIVE" {
                 said = live.iter().map(|id| self.said(&x, id, &ids)).collect();
@@ -588,8 +585,7 @@ impl Engine {
             }
             let sent = join_all(plans.iter().enumerate().map(|(b, (action, ids))| {
                 let label = format!("{tag} batch {}", b + 1);
-                let body = json!({"action": action, "asset_ids": ids});
-                async move { self.send(self.build(&GenRequest::json(body), &label), AuthMode::Valid).await }
+                async move { self.send(self.batch_request(action, ids, &label), AuthMode::Valid).await }
             }))
             .await;
             let mut exchanges = Vec::new();
@@ -676,8 +672,7 @@ impl Engine {
         let (mut steps, mut script) = (Vec::new(), self.fresh_to_start(live, &states, &tag));
         for (n, action) in ["UNACTIVE", "DELETE"].into_iter().enumerate() {
             let label = format!("{tag} {action}");
-            let body = json!({"action": action, "asset_ids": live});
-            let mut req = self.build(&GenRequest::json(body), &label);
+            let mut req = self.batch_request(action, live, &label);
             req.url = url.clone();
             let x = self.send(req, AuthMode::Valid).await?;
             let said: Vec<Said> = live.iter().map(|_| Said::Untouched).collect();

@@ -295,6 +295,12 @@ impl Engine {
         send::build(gen, &self.contract.operation().method, url, label, &self.creds)
     }
 
+    /// The request for a batch of `action` on `ids`, its body laid out as the contract says
+    /// ([`crate::contract::Contract::batch_body`]).
+    pub(super) fn batch_request<S: AsRef<str>>(&self, action: &str, ids: &[S], label: &str) -> Request {
+        self.build(&GenRequest::json(self.contract.batch_body(action, ids)), label)
+    }
+
     /// Is the run ending (interrupted, past `--max-duration`, or stopped)? Then no new work starts
     /// (no trial, example, shrinking step, sequence or round), while the work under way finishes:
     /// its requests in flight, and putting its fixtures back.
